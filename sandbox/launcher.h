@@ -1,0 +1,51 @@
+// Launcher: turns a LaunchSpec (plain data) into a running Process. The supervisor only talks to
+// this interface; DirectLauncher (this file's first implementation) applies no isolation beyond a
+// new session, a clean fd table, rlimits and an explicit environment. The namespace/cgroup/seccomp
+// sandbox of a later issue is a second implementation behind the same interface.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "sandbox/process.h"
+
+namespace corral::sandbox {
+
+struct Rlimit {
+  int resource = 0;  // RLIMIT_*
+  rlim_t soft = RLIM_INFINITY;
+  rlim_t hard = RLIM_INFINITY;
+};
+
+struct LaunchSpec {
+  std::string exec;               // absolute path of the program
+  std::vector<std::string> args;  // argv[1..]; argv[0] is exec
+  std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
+  std::string working_dir = "/";  // absolute
+  std::vector<Rlimit> rlimits;
+  // Become fds 0, 1, 2 of the child; -1 means /dev/null. Every other fd is closed in the child.
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+};
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+  // Starts the program. Errors from the child before exec (chdir, setrlimit, execve...) are
+  // reported here with the failing step and errno, not as a mysterious exit code.
+  [[nodiscard]] virtual Result<Process> launch(const LaunchSpec& spec) = 0;
+  [[nodiscard]] virtual std::string_view name() const = 0;
+};
+
+class DirectLauncher final : public Launcher {
+ public:
+  [[nodiscard]] Result<Process> launch(const LaunchSpec& spec) override;
+  [[nodiscard]] std::string_view name() const override { return "direct"; }
+};
+
+}  // namespace corral::sandbox

@@ -1,0 +1,56 @@
+// Process: a launched child owned through its pidfd. Move-only. If dropped before it was reaped it
+// kills the child's whole process group with SIGKILL and reaps it, so no child is ever leaked.
+// Signals go through the pidfd (immune to pid reuse); the group signal is sent only while the
+// leader is unreaped, so its pid (and so the pgid) cannot have been reused.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+
+namespace corral::sandbox {
+
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;  // exit code, or signal number when signaled
+  [[nodiscard]] bool success() const { return !signaled && code == 0; }
+  // "exited with code 1" / "killed by signal 9 (SIGKILL)"
+  [[nodiscard]] std::string describe() const;
+};
+
+class Process {
+ public:
+  Process(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&& other) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process();
+
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  // Readable (poll/epoll) once the process has exited.
+  [[nodiscard]] int pidfd() const { return pidfd_.get(); }
+  [[nodiscard]] bool reaped() const { return reaped_; }
+
+  // Signals the leader through the pidfd.
+  [[nodiscard]] Result<void> signal(int sig);
+  // Signals the leader's whole process group (the leader is a session leader).
+  [[nodiscard]] Result<void> signal_group(int sig);
+  // Non-blocking: the exit status once the leader has exited (and reaps it), else nullopt.
+  [[nodiscard]] Result<std::optional<ExitStatus>> try_wait();
+  // Blocking wait; used by the destructor and by tests.
+  [[nodiscard]] Result<ExitStatus> wait();
+
+ private:
+  void kill_and_reap() noexcept;
+
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  bool reaped_ = false;
+};
+
+}  // namespace corral::sandbox
