@@ -23,6 +23,7 @@ enum class Code {
   kUnavailable,
   kUnimplemented,
   kInternal,
+  kProtocol,  // the peer broke the wire protocol (bad frame, no common version)
 };
 
 std::string_view code_name(Code code);
@@ -55,17 +56,30 @@ using Result = std::expected<T, Error>;
   Code code = Code::kInternal;
   switch (errnum) {
     case EACCES:
-    case EPERM: code = Code::kPermissionDenied; break;
-    case ENOENT: code = Code::kNotFound; break;
-    case EEXIST: code = Code::kAlreadyExists; break;
-    case EINVAL: code = Code::kInvalidArgument; break;
+    case EPERM:
+      code = Code::kPermissionDenied;
+      break;
+    case ENOENT:
+      code = Code::kNotFound;
+      break;
+    case EEXIST:
+      code = Code::kAlreadyExists;
+      break;
+    case EINVAL:
+      code = Code::kInvalidArgument;
+      break;
     case ENOMEM:
     case EMFILE:
     case ENFILE:
     case ENOSPC:
-    case EAGAIN: code = Code::kResourceExhausted; break;
-    case ECONNREFUSED: code = Code::kUnavailable; break;
-    default: break;
+    case EAGAIN:
+      code = Code::kResourceExhausted;
+      break;
+    case ECONNREFUSED:
+      code = Code::kUnavailable;
+      break;
+    default:
+      break;
   }
   return std::unexpected<Error>(
       Error{code, errnum, std::move(message), loc.file_name(), loc.line()});

@@ -59,9 +59,10 @@ Result<void> make_dirs(const std::string& path, mode_t mode) {
       return sys_error("cannot create directory " + partial);
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return sys_error("cannot stat " + path);
-  if (!S_ISDIR(st.st_mode)) return make_error(Code::kFailedPrecondition, path + " is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return make_error(Code::kFailedPrecondition, path + " is not a directory");
   return {};
 }
 

@@ -30,9 +30,9 @@ Result<std::optional<std::string>> FrameDecoder::next() {
   const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + pos_);
   uint32_t len = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
   if (len > max_) {
-    return make_error(Code::kResourceExhausted,
-                      "frame of " + std::to_string(len) + " bytes exceeds the cap of " +
-                          std::to_string(max_) + " bytes");
+    return make_error(Code::kResourceExhausted, "frame of " + std::to_string(len) +
+                                                    " bytes exceeds the cap of " +
+                                                    std::to_string(max_) + " bytes");
   }
   if (avail < kFrameHeaderBytes + len) return std::optional<std::string>{};
   std::string payload = buf_.substr(pos_ + kFrameHeaderBytes, len);

@@ -27,8 +27,7 @@ inline constexpr uint32_t kProtocolMaxVersion = 1;
 
 class FrameDecoder {
  public:
-  explicit FrameDecoder(uint32_t max_frame_bytes = kDefaultMaxFrameBytes)
-      : max_(max_frame_bytes) {}
+  explicit FrameDecoder(uint32_t max_frame_bytes = kDefaultMaxFrameBytes) : max_(max_frame_bytes) {}
 
   void feed(std::string_view bytes) { buf_.append(bytes); }
 

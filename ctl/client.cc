@@ -1,0 +1,254 @@
+#include "ctl/client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "proto/status.h"
+
+namespace corral::ctl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waits for fd to become ready for events within the deadline (none if max()).
+Result<void> wait_ready(int fd, short events, Clock::time_point deadline, const char* what) {
+  for (;;) {
+    int ms = -1;
+    if (deadline != Clock::time_point::max()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        return make_error(Code::kUnavailable, std::string("timed out ") + what + " corrald");
+      }
+      ms = static_cast<int>(left.count());
+    }
+    pollfd p{fd, events, 0};
+    int rc = ::poll(&p, 1, ms);
+    if (rc > 0) return {};
+    if (rc < 0 && errno != EINTR) return sys_error(std::string("poll while ") + what + " corrald");
+  }
+}
+
+}  // namespace
+
+std::string default_socket_path() {
+  const char* env = std::getenv("CORRAL_SOCKET");
+  if (env != nullptr && *env != '\0') return env;
+  return "/run/corral/control.sock";
+}
+
+Error connect_error(const std::string& path, int err) {
+  switch (err) {
+    case ENOENT:
+      return Error{Code::kUnavailable, 0, "corrald is not running: no socket at " + path};
+    case ECONNREFUSED:
+      return Error{Code::kUnavailable, 0,
+                   "corrald is not running: connection refused at " + path + " (stale socket?)"};
+    case EACCES:
+    case EPERM:
+      return Error{Code::kPermissionDenied, 0,
+                   "cannot connect to " + path +
+                       ": permission denied (corralctl needs root or membership in the socket's "
+                       "group)"};
+    case ENOTDIR:
+      return Error{Code::kUnavailable, 0,
+                   "corrald is not running: a component of " + path + " is not a directory"};
+    default:
+      return Error{Code::kUnavailable, err, "cannot connect to " + path};
+  }
+}
+
+Result<void> check_status(const v1::Response& resp) {
+  if (resp.status().code() == v1::OK) return {};
+  std::string msg = resp.status().message();
+  if (msg.empty()) msg = v1::StatusCode_Name(resp.status().code());
+  return std::unexpected(Error{proto::from_wire(resp.status().code()), 0, msg});
+}
+
+Client::Client(UniqueFd fd, ClientOptions options)
+    : fd_(std::move(fd)), options_(std::move(options)), decoder_(options_.max_frame_bytes) {}
+
+Result<Client> Client::connect(const ClientOptions& options) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (options.socket_path.empty() || options.socket_path.size() >= sizeof addr.sun_path) {
+    return make_error(Code::kInvalidArgument, "socket path must be 1 to " +
+                                                  std::to_string(sizeof addr.sun_path - 1) +
+                                                  " bytes: \"" + options.socket_path + "\"");
+  }
+  std::memcpy(addr.sun_path, options.socket_path.c_str(), options.socket_path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return sys_error("socket()");
+  int rc;
+  do {
+    rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return std::unexpected(connect_error(options.socket_path, errno));
+
+  Client c(std::move(fd), options);
+  v1::Request req;
+  auto* h = req.mutable_hello();
+  h->set_min_version(proto::kProtocolMinVersion);
+  h->set_max_version(proto::kProtocolMaxVersion);
+  h->set_client_name(options.client_name);
+  auto resp = c.call(std::move(req));
+  if (!resp) return std::unexpected(resp.error().wrap("Hello"));
+  if (auto ok = check_status(*resp); !ok) return std::unexpected(ok.error().wrap("Hello refused"));
+  c.hello_ = resp->hello();
+  return c;
+}
+
+Result<void> Client::send(v1::Request& req) {
+  req.set_id(next_id_++);
+  if (req.correlation_id().empty()) {
+    req.set_correlation_id("ctl-" + std::to_string(::getpid()) + "-" + std::to_string(req.id()));
+  }
+  auto frame = proto::encode_frame(req, options_.max_frame_bytes);
+  if (!frame) return std::unexpected(frame.error());
+  auto deadline =
+      options_.timeout.count() == 0 ? Clock::time_point::max() : Clock::now() + options_.timeout;
+  size_t off = 0;
+  while (off < frame->size()) {
+    if (auto ok = wait_ready(fd_.get(), POLLOUT, deadline, "writing to"); !ok) return ok;
+    ssize_t n = ::send(fd_.get(), frame->data() + off, frame->size() - off, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EPIPE || errno == ECONNRESET) {
+        return make_error(Code::kUnavailable, "corrald closed the connection");
+      }
+      return sys_error("writing to corrald");
+    }
+    off += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Result<v1::Response> Client::receive(uint64_t id) {
+  auto deadline =
+      options_.timeout.count() == 0 ? Clock::time_point::max() : Clock::now() + options_.timeout;
+  for (;;) {
+    auto frame = decoder_.next();
+    if (!frame) {
+      return make_error(Code::kProtocol, "response from corrald refused: " + frame.error().message);
+    }
+    if (frame->has_value()) {
+      v1::Response resp;
+      if (!resp.ParseFromString(**frame)) {
+        return make_error(Code::kProtocol, "malformed response from corrald");
+      }
+      // id 0: the server could not attribute it (e.g. FRAME_TOO_LARGE); it concerns us too.
+      if (resp.id() == id || resp.id() == 0) return resp;
+      continue;  // a late response to an abandoned request
+    }
+    if (auto ok = wait_ready(fd_.get(), POLLIN, deadline, "waiting for"); !ok) {
+      return std::unexpected(ok.error());
+    }
+    char buf[65536];
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == ECONNRESET)
+        return make_error(Code::kUnavailable, "corrald reset the connection");
+      return sys_error("reading from corrald");
+    }
+    if (n == 0) {
+      return make_error(Code::kUnavailable,
+                        decoder_.mid_frame() ? "corrald closed the connection in the middle of a "
+                                               "response"
+                                             : "corrald closed the connection");
+    }
+    decoder_.feed({buf, static_cast<size_t>(n)});
+  }
+}
+
+Result<v1::Response> Client::call(v1::Request req) {
+  if (auto ok = send(req); !ok) return std::unexpected(ok.error());
+  return receive(req.id());
+}
+
+Result<void> Client::stream(v1::Request req,
+                            const std::function<bool(const v1::Response&)>& on_response) {
+  if (auto ok = send(req); !ok) return ok;
+  for (;;) {
+    auto resp = receive(req.id());
+    if (!resp) return std::unexpected(resp.error());
+    if (!on_response(*resp) || !resp->more()) return {};
+  }
+}
+
+namespace {
+// The manifest's stop timeout is unknown here (timeout_ms 0): then wait without a deadline.
+std::chrono::milliseconds stop_deadline(std::chrono::milliseconds base, uint32_t timeout_ms) {
+  if (base.count() == 0 || timeout_ms == 0) return std::chrono::milliseconds(0);
+  return base + std::chrono::milliseconds(timeout_ms);
+}
+
+template <class T, class F>
+Result<T> unary(Client& c, v1::Request req, F pick) {
+  auto resp = c.call(std::move(req));
+  if (!resp) return std::unexpected(resp.error());
+  if (auto ok = check_status(*resp); !ok) return std::unexpected(ok.error());
+  return pick(*resp);
+}
+}  // namespace
+
+Result<v1::VersionResponse> Client::version() {
+  v1::Request req;
+  req.mutable_version();
+  return unary<v1::VersionResponse>(*this, std::move(req),
+                                    [](const v1::Response& r) { return r.version(); });
+}
+
+Result<v1::ListResponse> Client::list() {
+  v1::Request req;
+  req.mutable_list();
+  return unary<v1::ListResponse>(*this, std::move(req),
+                                 [](const v1::Response& r) { return r.list(); });
+}
+
+Result<v1::PluginInfo> Client::status(const std::string& name) {
+  v1::Request req;
+  req.mutable_status()->set_name(name);
+  return unary<v1::PluginInfo>(*this, std::move(req),
+                               [](const v1::Response& r) { return r.status_result().plugin(); });
+}
+
+Result<v1::PluginInfo> Client::start(const std::string& name) {
+  v1::Request req;
+  req.mutable_start()->set_name(name);
+  return unary<v1::PluginInfo>(*this, std::move(req),
+                               [](const v1::Response& r) { return r.start().plugin(); });
+}
+
+Result<v1::PluginInfo> Client::stop(const std::string& name, uint32_t timeout_ms) {
+  v1::Request req;
+  req.mutable_stop()->set_name(name);
+  req.mutable_stop()->set_timeout_ms(timeout_ms);
+  // The daemon answers once the plugin is down, which may take its whole stop timeout.
+  auto saved = options_.timeout;
+  options_.timeout = stop_deadline(saved, timeout_ms);
+  auto info = unary<v1::PluginInfo>(*this, std::move(req),
+                                    [](const v1::Response& r) { return r.stop().plugin(); });
+  options_.timeout = saved;
+  return info;
+}
+
+Result<v1::PluginInfo> Client::restart(const std::string& name, uint32_t timeout_ms) {
+  v1::Request req;
+  req.mutable_restart()->set_name(name);
+  req.mutable_restart()->set_timeout_ms(timeout_ms);
+  // The daemon answers once the plugin is down, which may take its whole stop timeout.
+  auto saved = options_.timeout;
+  options_.timeout = stop_deadline(saved, timeout_ms);
+  auto info = unary<v1::PluginInfo>(*this, std::move(req),
+                                    [](const v1::Response& r) { return r.restart().plugin(); });
+  options_.timeout = saved;
+  return info;
+}
+
+}  // namespace corral::ctl

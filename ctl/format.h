@@ -1,0 +1,21 @@
+// Human-readable rendering of corrald's answers for corralctl: the plugin table, the status
+// block and durations. Pure functions of their inputs (now is passed in) so they are unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "corral/v1/control.pb.h"
+
+namespace corral::ctl {
+
+// "running", "backoff", ... (lowercase word for a state)
+[[nodiscard]] std::string state_word(v1::PluginState s);
+// 3s, 2m05s, 1h02m, 3d04h
+[[nodiscard]] std::string format_duration_ms(int64_t ms);
+[[nodiscard]] std::string format_table(const v1::ListResponse& list, int64_t now_ms);
+[[nodiscard]] std::string format_status(const v1::PluginInfo& p, int64_t now_ms);
+// One log line as shown by `corralctl logs` (stderr lines marked).
+[[nodiscard]] std::string format_log_line(const v1::LogLine& line);
+
+}  // namespace corral::ctl

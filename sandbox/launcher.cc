@@ -1,0 +1,177 @@
+#include "sandbox/launcher.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+
+namespace corral::sandbox {
+
+namespace {
+
+// What the child failed at before exec; sent to the parent over the report pipe.
+enum class Step : int {
+  kSignals = 1,
+  kSetsid,
+  kDevNull,
+  kDup,
+  kCloseRange,
+  kChdir,
+  kSetrlimit,
+  kExecve,
+};
+
+struct Report {
+  int step;
+  int err;
+  int detail;  // the rlimit resource for kSetrlimit
+};
+
+std::string step_name(const Report& r) {
+  switch (static_cast<Step>(r.step)) {
+    case Step::kSignals:
+      return "resetting signals";
+    case Step::kSetsid:
+      return "setsid";
+    case Step::kDevNull:
+      return "opening /dev/null";
+    case Step::kDup:
+      return "setting up stdin/stdout/stderr";
+    case Step::kCloseRange:
+      return "closing inherited file descriptors";
+    case Step::kChdir:
+      return "chdir";
+    case Step::kSetrlimit:
+      return "setrlimit(resource " + std::to_string(r.detail) + ")";
+    case Step::kExecve:
+      return "execve";
+  }
+  return "step " + std::to_string(r.step);
+}
+
+[[noreturn]] void fail(int report_fd, Step step, int detail = 0) {
+  Report r{static_cast<int>(step), errno, detail};
+  // Nothing useful can be done if this write fails: the parent then sees the exit code 127.
+  ssize_t n = ::write(report_fd, &r, sizeof r);
+  (void)n;
+  ::_exit(127);
+}
+
+// Runs in the child: async-signal-safe calls only.
+[[noreturn]] void child(const LaunchSpec& spec, char* const* argv, char* const* envp,
+                        int report_fd) {
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail(report_fd, Step::kSignals);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    (void)::sigaction(sig, &dfl, nullptr);  // EINVAL for libc-reserved signals: expected
+  }
+  if (::setsid() < 0) fail(report_fd, Step::kSetsid);
+
+  // Move every source to a high fd first so dup2 onto 0-2 never clobbers another source.
+  std::array<int, 3> src = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+  std::array<int, 3> high{};
+  for (size_t i = 0; i < 3; ++i) {
+    int fd = src[i];
+    if (fd < 0) {
+      fd = ::open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+      if (fd < 0) fail(report_fd, Step::kDevNull);
+    }
+    high[i] = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (high[i] < 0) fail(report_fd, Step::kDup);
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (::dup2(high[static_cast<size_t>(i)], i) < 0) fail(report_fd, Step::kDup);
+  }
+  // Everything above stderr closes at exec (the report pipe is already O_CLOEXEC).
+  if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+    fail(report_fd, Step::kCloseRange);
+  }
+  if (::chdir(spec.working_dir.c_str()) != 0) fail(report_fd, Step::kChdir);
+  for (const auto& l : spec.rlimits) {
+    rlimit rl{l.soft, l.hard};
+    if (::setrlimit(static_cast<__rlimit_resource>(l.resource), &rl) != 0) {
+      fail(report_fd, Step::kSetrlimit, l.resource);
+    }
+  }
+  ::execve(spec.exec.c_str(), argv, envp);
+  fail(report_fd, Step::kExecve);
+}
+
+Result<void> validate(const LaunchSpec& spec) {
+  if (spec.exec.empty() || spec.exec[0] != '/') {
+    return make_error(Code::kInvalidArgument,
+                      "exec must be an absolute path, got \"" + spec.exec + "\"");
+  }
+  if (spec.working_dir.empty() || spec.working_dir[0] != '/') {
+    return make_error(Code::kInvalidArgument,
+                      "working_dir must be an absolute path, got \"" + spec.working_dir + "\"");
+  }
+  struct stat st {};
+  if (::stat(spec.exec.c_str(), &st) != 0) return sys_error("cannot use " + spec.exec);
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(Code::kInvalidArgument, spec.exec + " is not a regular file");
+  }
+  if (::access(spec.exec.c_str(), X_OK) != 0) return sys_error(spec.exec + " is not executable");
+  return {};
+}
+
+}  // namespace
+
+Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
+  if (auto ok = validate(spec); !ok) return std::unexpected(ok.error().wrap("launching"));
+
+  std::vector<char*> argv;
+  argv.reserve(spec.args.size() + 2);
+  argv.push_back(const_cast<char*>(spec.exec.c_str()));
+  for (const auto& a : spec.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  envp.reserve(spec.env.size() + 1);
+  for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("creating the launch report pipe");
+  UniqueFd report_r(report[0]);
+  UniqueFd report_w(report[1]);
+
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return sys_error("clone3 for " + spec.exec);
+  if (pid == 0) child(spec, argv.data(), envp.data(), report_w.get());
+
+  Process proc(static_cast<pid_t>(pid), UniqueFd(pidfd));
+  report_w.reset();
+  Report r{};
+  ssize_t n;
+  do {
+    n = ::read(report_r.get(), &r, sizeof r);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return proc;  // the pipe closed at exec: the program runs
+  if (n != static_cast<ssize_t>(sizeof r)) {
+    int err = errno;
+    auto status = proc.wait();
+    (void)status;
+    return sys_error("launching " + spec.exec + ": lost the child's launch report", err);
+  }
+  auto status = proc.wait();  // reap the failed child
+  (void)status;
+  return sys_error("launching " + spec.exec + ": " + step_name(r) + " failed", r.err);
+}
+
+}  // namespace corral::sandbox

@@ -1,0 +1,97 @@
+#include "sandbox/process.h"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace corral::sandbox {
+
+std::string ExitStatus::describe() const {
+  if (!signaled) return "exited with code " + std::to_string(code);
+  const char* abbrev = ::sigabbrev_np(code);
+  return "killed by signal " + std::to_string(code) +
+         (abbrev != nullptr ? std::string(" (SIG") + abbrev + ")" : std::string());
+}
+
+Process::Process(Process&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      pidfd_(std::move(other.pidfd_)),
+      reaped_(std::exchange(other.reaped_, true)) {}
+
+Process& Process::operator=(Process&& other) noexcept {
+  if (this != &other) {
+    kill_and_reap();
+    pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::move(other.pidfd_);
+    reaped_ = std::exchange(other.reaped_, true);
+  }
+  return *this;
+}
+
+Process::~Process() { kill_and_reap(); }
+
+void Process::kill_and_reap() noexcept {
+  if (reaped_ || !pidfd_) return;
+  // The leader is unreaped, so its pid (the pgid) cannot have been reused.
+  (void)::kill(-pid_, SIGKILL);
+  (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  (void)wait();
+}
+
+Result<void> Process::signal(int sig) {
+  if (reaped_) return make_error(Code::kFailedPrecondition, "process already reaped");
+  if (::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0) != 0) {
+    return sys_error("pidfd_send_signal(" + std::to_string(pid_) + ", " + std::to_string(sig) +
+                     ")");
+  }
+  return {};
+}
+
+Result<void> Process::signal_group(int sig) {
+  if (reaped_) return make_error(Code::kFailedPrecondition, "process already reaped");
+  if (::kill(-pid_, sig) != 0) {
+    return sys_error("kill(-" + std::to_string(pid_) + ", " + std::to_string(sig) + ")");
+  }
+  return {};
+}
+
+namespace {
+ExitStatus from_siginfo(const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED) return {false, info.si_status};
+  return {true, info.si_status};
+}
+}  // namespace
+
+Result<std::optional<ExitStatus>> Process::try_wait() {
+  if (reaped_) return make_error(Code::kFailedPrecondition, "process already reaped");
+  siginfo_t info{};
+  for (;;) {
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info,
+                 WEXITED | WNOHANG) == 0) {
+      break;
+    }
+    if (errno != EINTR) return sys_error("waitid(pid " + std::to_string(pid_) + ")");
+  }
+  if (info.si_pid == 0) return std::optional<ExitStatus>{};
+  reaped_ = true;
+  return std::optional<ExitStatus>(from_siginfo(info));
+}
+
+Result<ExitStatus> Process::wait() {
+  if (reaped_) return make_error(Code::kFailedPrecondition, "process already reaped");
+  siginfo_t info{};
+  for (;;) {
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) ==
+        0) {
+      break;
+    }
+    if (errno != EINTR) return sys_error("waitid(pid " + std::to_string(pid_) + ")");
+  }
+  reaped_ = true;
+  return from_siginfo(info);
+}
+
+}  // namespace corral::sandbox

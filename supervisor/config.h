@@ -1,0 +1,46 @@
+// DaemonConfig: corrald's settings (docs/reference.md, "corrald.toml") as a plain struct, parsed
+// from TOML with every problem reported, then overridden by command-line flags.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/error.h"
+
+namespace corral::supervisor {
+
+enum class LogFormat { kText, kJson };
+
+struct DaemonConfig {
+  std::string runtime_dir = "/run/corral";
+  std::string state_dir = "/var/lib/corral";
+  std::string plugins_dir = "/etc/corral/plugins.d";
+  LogFormat log_format = LogFormat::kText;
+  std::string log_level = "info";
+
+  std::string socket;  // empty: <runtime_dir>/control.sock (see socket_path())
+  mode_t socket_mode = 0660;
+  std::string socket_group;  // empty: leave the socket's group alone
+  uint32_t max_frame_bytes = 1u << 20;
+  uint32_t max_connections = 256;
+
+  [[nodiscard]] std::string socket_path() const {
+    return socket.empty() ? runtime_dir + "/control.sock" : socket;
+  }
+};
+
+inline constexpr const char* kDefaultConfigPath = "/etc/corral/corrald.toml";
+
+// Parses corrald.toml text; `source` names it in problems. All problems, one per line.
+[[nodiscard]] Result<DaemonConfig> parse_daemon_config(std::string_view text,
+                                                       const std::string& source);
+// Reads and parses a file. A missing file is an error only when `required`.
+[[nodiscard]] Result<DaemonConfig> load_daemon_config(const std::string& path, bool required);
+// Checks values that depend on each other or on the host (absolute dirs, the group exists).
+[[nodiscard]] Result<void> validate_daemon_config(const DaemonConfig& config);
+[[nodiscard]] Result<LogFormat> parse_log_format(std::string_view s);
+[[nodiscard]] Result<void> check_log_level(std::string_view s);
+
+}  // namespace corral::supervisor

@@ -1,0 +1,149 @@
+#include "supervisor/daemon.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+#include "common/files.h"
+
+namespace corral::supervisor {
+
+namespace asio = boost::asio;
+
+Result<UniqueFd> take_lock(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) return sys_error("cannot open lock file " + path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      char buf[32] = {};
+      ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
+      std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+      return make_error(Code::kAlreadyExists, "another corrald (pid " + holder + ") holds " + path +
+                                                  "; use a different --runtime-dir");
+    }
+    return sys_error("cannot lock " + path);
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) != 0) return sys_error("cannot truncate " + path);
+  if (::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    return sys_error("cannot write " + path);
+  }
+  return fd;
+}
+
+Daemon::Daemon(DaemonConfig config) : config_(std::move(config)), signals_(io_), watchdog_(io_) {}
+
+Daemon::~Daemon() {
+  server_.reset();
+  router_.reset();
+  plugins_.reset();
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
+  auto d = std::unique_ptr<Daemon>(new Daemon(std::move(config)));
+  if (auto r = d->init(); !r) return std::unexpected(r.error());
+  return d;
+}
+
+Result<void> Daemon::init() {
+  if (auto r = make_dirs(config_.runtime_dir, 0755); !r) return r;
+  auto lock = take_lock(config_.runtime_dir + "/corrald.lock");
+  if (!lock) return std::unexpected(lock.error());
+  lock_ = std::move(*lock);
+  std::string log_dir = config_.state_dir + "/logs";
+  if (auto r = make_dirs(log_dir, 0750); !r) return r;
+
+  auto set = load_manifests(config_.plugins_dir);
+  if (!set) return std::unexpected(set.error());
+  for (const auto& p : set->problems) spdlog::error("manifest rejected: {}", p);
+
+  plugins_ = std::make_unique<PluginManager>(io_, launcher_, SteadyClock::instance(), log_dir);
+  for (auto& m : set->manifests) plugins_->add(std::move(m));
+  spdlog::info("loaded {} plugin manifest(s) from {} ({} rejected)", plugins_->size(),
+               config_.plugins_dir, set->problems.size());
+
+  std::map<std::string, std::string> features = {
+      {"launcher", std::string(launcher_.name())},
+      {"logs.follow", "1"},
+      {"cgroup", "none"},
+      {"sandbox", "none"},
+  };
+  router_ = std::make_unique<Router>(*plugins_, config_.max_frame_bytes, std::move(features));
+  auto server = ControlServer::create(io_, config_, *router_);
+  if (!server) return std::unexpected(server.error());
+  server_ = std::move(*server);
+  return {};
+}
+
+int Daemon::run() {
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGHUP);
+  std::function<void()> wait_signal;
+  wait_signal = [this, &wait_signal] {
+    signals_.async_wait([this, &wait_signal](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      on_signal(signo);
+      wait_signal();
+    });
+  };
+  wait_signal();
+
+  server_->start();
+  plugins_->start_autostart();
+
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+    watchdog_interval_ = std::chrono::microseconds(usec / 2);
+    arm_watchdog();
+  }
+  int rc = sd_notifyf(0, "READY=1\nSTATUS=supervising %zu plugin(s)\nMAINPID=%d", plugins_->size(),
+                      static_cast<int>(::getpid()));
+  if (rc < 0) spdlog::warn("sd_notify(READY=1) failed: {}", std::strerror(-rc));
+  spdlog::info("corrald ready (pid {}, {} plugin(s))", ::getpid(), plugins_->size());
+
+  io_.run();
+  spdlog::info("corrald stopped");
+  return 0;
+}
+
+void Daemon::arm_watchdog() {
+  (void)sd_notify(0, "WATCHDOG=1");
+  watchdog_.expires_after(watchdog_interval_);
+  watchdog_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) arm_watchdog();
+  });
+}
+
+void Daemon::on_signal(int signo) {
+  if (signo == SIGHUP) {
+    spdlog::warn("SIGHUP: reloading manifests is not supported yet; ignoring");
+    return;
+  }
+  shutdown(signo == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void Daemon::shutdown(const char* why) {
+  if (stopping_) {
+    spdlog::info("{} again: already stopping plugins", why);
+    return;
+  }
+  stopping_ = true;
+  spdlog::info("{}: stopping {} plugin(s)", why, plugins_->size());
+  (void)sd_notify(0, "STOPPING=1");
+  router_->set_draining();
+  server_->shutdown();
+  plugins_->stop_all([this] {
+    signals_.cancel();
+    watchdog_.cancel();
+    io_.stop();
+  });
+}
+
+}  // namespace corral::supervisor

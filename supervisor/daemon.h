@@ -1,0 +1,52 @@
+// Daemon: composes corrald. Takes the runtime-dir lock, loads manifests, opens the control socket,
+// starts autostart plugins, tells systemd it is ready (and pings its watchdog), and on SIGTERM or
+// SIGINT drains: refuses new commands, closes sessions, stops every plugin, then returns 0.
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/clock.h"
+#include "common/unique_fd.h"
+#include "sandbox/launcher.h"
+#include "supervisor/config.h"
+#include "supervisor/control_server.h"
+#include "supervisor/plugin_manager.h"
+#include "supervisor/router.h"
+
+namespace corral::supervisor {
+
+class Daemon {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<Daemon>> create(DaemonConfig config);
+  ~Daemon();
+  // Runs the event loop until shutdown; returns the process exit code.
+  int run();
+
+ private:
+  explicit Daemon(DaemonConfig config);
+  [[nodiscard]] Result<void> init();
+  void on_signal(int signo);
+  void shutdown(const char* why);
+  void arm_watchdog();
+
+  DaemonConfig config_;
+  boost::asio::io_context io_;  // declared first: destroyed last, after everything using it
+  UniqueFd lock_;
+  sandbox::DirectLauncher launcher_;
+  std::unique_ptr<PluginManager> plugins_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<ControlServer> server_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer watchdog_;
+  std::chrono::microseconds watchdog_interval_{0};
+  bool stopping_ = false;
+};
+
+// Takes an exclusive, non-blocking lock on path and writes our pid into it.
+[[nodiscard]] Result<UniqueFd> take_lock(const std::string& path);
+
+}  // namespace corral::supervisor

@@ -1,0 +1,263 @@
+#include "supervisor/manifest.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <csignal>
+#include <map>
+
+#include "common/files.h"
+#include "supervisor/toml_reader.h"
+
+namespace corral::supervisor {
+
+namespace {
+
+constexpr int64_t kHourMs = 3600 * 1000;
+
+struct SignalName {
+  std::string_view name;
+  int number;
+};
+constexpr std::array<SignalName, 7> kStopSignals = {{{"TERM", SIGTERM},
+                                                     {"INT", SIGINT},
+                                                     {"HUP", SIGHUP},
+                                                     {"QUIT", SIGQUIT},
+                                                     {"USR1", SIGUSR1},
+                                                     {"USR2", SIGUSR2},
+                                                     {"KILL", SIGKILL}}};
+
+bool valid_env_key(std::string_view k) {
+  if (k.empty() || k.size() > 255) return false;
+  if (!(std::isalpha(static_cast<unsigned char>(k[0])) || k[0] == '_')) return false;
+  return std::all_of(k.begin(), k.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+bool absolute_path(std::string_view p) {
+  if (p.empty() || p[0] != '/' || p.size() > 4095) return false;
+  // No "." or ".." components: a manifest names the real path.
+  size_t pos = 0;
+  while (pos < p.size()) {
+    size_t next = p.find('/', pos + 1);
+    std::string_view comp =
+        p.substr(pos + 1, next == std::string_view::npos ? p.npos : next - pos - 1);
+    if (comp == "." || comp == "..") return false;
+    if (next == std::string_view::npos) break;
+    pos = next;
+  }
+  return true;
+}
+
+void parse_restart(TomlReader& r, const toml::table& t, RestartSettings& s) {
+  r.reject_unknown(t, "restart", {"policy", "delay_ms", "max_delay_ms", "stable_after_ms"});
+  if (auto v = r.string(t, "restart", "policy")) {
+    if (auto p = parse_restart_policy(*v)) {
+      s.policy = *p;
+    } else {
+      r.problem("restart.policy",
+                "must be \"no\", \"on-failure\" or \"always\", got \"" + *v + "\"");
+    }
+  }
+  if (auto v = r.integer(t, "restart", "delay_ms", 0, kHourMs))
+    s.delay = std::chrono::milliseconds(*v);
+  if (auto v = r.integer(t, "restart", "max_delay_ms", 0, kHourMs)) {
+    s.max_delay = std::chrono::milliseconds(*v);
+  }
+  if (auto v = r.integer(t, "restart", "stable_after_ms", 0, 24 * kHourMs)) {
+    s.stable_after = std::chrono::milliseconds(*v);
+  }
+  if (s.max_delay < s.delay) {
+    r.problem("restart.max_delay_ms",
+              "must be at least restart.delay_ms (" + std::to_string(s.delay.count()) + ")");
+  }
+}
+
+void parse_limits(TomlReader& r, const toml::table& t, PluginLimits& l) {
+  r.reject_unknown(t, "limits", {"nofile", "nproc", "core_bytes", "fsize_bytes", "as_bytes"});
+  constexpr int64_t kTiB = 1ll << 40;
+  if (auto v = r.integer(t, "limits", "nofile", 1, 1 << 20)) l.nofile = static_cast<uint64_t>(*v);
+  if (auto v = r.integer(t, "limits", "nproc", 1, 1 << 22)) l.nproc = static_cast<uint64_t>(*v);
+  if (auto v = r.integer(t, "limits", "core_bytes", 0, kTiB))
+    l.core_bytes = static_cast<uint64_t>(*v);
+  if (auto v = r.integer(t, "limits", "fsize_bytes", 1, 64 * kTiB)) {
+    l.fsize_bytes = static_cast<uint64_t>(*v);
+  }
+  if (auto v = r.integer(t, "limits", "as_bytes", 16ll << 20, 64 * kTiB)) {
+    l.as_bytes = static_cast<uint64_t>(*v);
+  }
+}
+
+}  // namespace
+
+bool valid_plugin_name(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+std::optional<int> parse_signal_name(std::string_view name) {
+  if (name.starts_with("SIG")) name.remove_prefix(3);
+  for (const auto& s : kStopSignals) {
+    if (s.name == name) return s.number;
+  }
+  return std::nullopt;
+}
+
+Result<Manifest> parse_manifest(std::string_view text, const std::string& source) {
+  TomlReader r(source);
+  Manifest m;
+  m.source = source;
+  auto doc = r.parse(text);
+  if (!doc) return std::unexpected(r.error());
+  r.reject_unknown(*doc, "",
+                   {"name", "exec", "args", "env", "working_dir", "autostart", "restart", "stop",
+                    "limits", "logs"});
+
+  if (auto v = r.string(*doc, "", "name")) {
+    if (valid_plugin_name(*v)) {
+      m.name = *v;
+    } else {
+      r.problem("name",
+                "\"" + *v +
+                    "\" is not a valid plugin name: 1-63 characters from A-Z a-z 0-9 _ . -, "
+                    "starting with a letter or digit");
+    }
+  } else if (doc->get("name") == nullptr) {
+    r.problem("name", "is required");
+  }
+  if (auto v = r.string(*doc, "", "exec")) {
+    if (absolute_path(*v)) {
+      m.exec = *v;
+    } else {
+      r.problem("exec", "must be an absolute path without . or .. components, got \"" + *v + "\"");
+    }
+  } else if (doc->get("exec") == nullptr) {
+    r.problem("exec", "is required");
+  }
+  if (auto v = r.strings(*doc, "", "args", 4096)) m.args = std::move(*v);
+  if (auto v = r.string(*doc, "", "working_dir")) {
+    if (absolute_path(*v)) {
+      m.working_dir = *v;
+    } else {
+      r.problem("working_dir", "must be an absolute path, got \"" + *v + "\"");
+    }
+  }
+  if (auto v = r.boolean(*doc, "", "autostart")) m.autostart = *v;
+
+  if (const toml::table* env = r.table(*doc, "env")) {
+    for (const auto& [k, node] : *env) {
+      std::string key = "env." + std::string(k.str());
+      if (!valid_env_key(k.str())) {
+        r.problem(key, "is not a valid environment variable name");
+      } else if (!node.is_string()) {
+        r.problem(key, "must be a string");
+      } else if (node.as_string()->get().find('\0') != std::string::npos) {
+        r.problem(key, "must not contain NUL bytes");
+      } else {
+        m.env[std::string(k.str())] = node.as_string()->get();
+      }
+    }
+  }
+  if (const toml::table* t = r.table(*doc, "restart")) parse_restart(r, *t, m.restart);
+  if (const toml::table* t = r.table(*doc, "stop")) {
+    r.reject_unknown(*t, "stop", {"signal", "timeout_ms"});
+    if (auto v = r.string(*t, "stop", "signal")) {
+      if (auto sig = parse_signal_name(*v)) {
+        m.stop_signal = *sig;
+      } else {
+        r.problem("stop.signal",
+                  "must be one of TERM, INT, HUP, QUIT, USR1, USR2, KILL; got \"" + *v + "\"");
+      }
+    }
+    if (auto v = r.integer(*t, "stop", "timeout_ms", 1, 600000)) {
+      m.stop_timeout = std::chrono::milliseconds(*v);
+    }
+  }
+  if (const toml::table* t = r.table(*doc, "limits")) parse_limits(r, *t, m.limits);
+  if (const toml::table* t = r.table(*doc, "logs")) {
+    r.reject_unknown(*t, "logs", {"ring_lines", "file_max_bytes"});
+    if (auto v = r.integer(*t, "logs", "ring_lines", 1, 1000000)) {
+      m.log_ring_lines = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*t, "logs", "file_max_bytes", 4096, 1ll << 30)) {
+      m.log_file_max_bytes = static_cast<uint64_t>(*v);
+    }
+  }
+  if (!r.ok()) return std::unexpected(r.error());
+  return m;
+}
+
+Result<void> check_manifest_on_host(const Manifest& m) {
+  struct stat st {};
+  if (::stat(m.exec.c_str(), &st) != 0) {
+    return sys_error(m.source + ": exec: cannot use \"" + m.exec + "\"");
+  }
+  if (!S_ISREG(st.st_mode) || ::access(m.exec.c_str(), X_OK) != 0) {
+    return make_error(Code::kInvalidArgument,
+                      m.source + ": exec: \"" + m.exec + "\" is not an executable file");
+  }
+  if (::stat(m.working_dir.c_str(), &st) != 0) {
+    return sys_error(m.source + ": working_dir: cannot use \"" + m.working_dir + "\"");
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return make_error(Code::kInvalidArgument,
+                      m.source + ": working_dir: \"" + m.working_dir + "\" is not a directory");
+  }
+  return {};
+}
+
+Result<ManifestSet> load_manifests(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return sys_error("cannot open plugins directory " + dir);
+  std::vector<std::string> files;
+  errno = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n.size() > 5 && n.ends_with(".toml") && n[0] != '.') files.emplace_back(n);
+  }
+  int read_errno = errno;
+  ::closedir(d);
+  if (read_errno != 0) return sys_error("cannot read plugins directory " + dir, read_errno);
+  std::sort(files.begin(), files.end());
+
+  ManifestSet set;
+  std::map<std::string, std::string> seen;  // name -> file
+  for (const auto& f : files) {
+    std::string path = dir + "/" + f;
+    auto text = read_file(path, 1 << 20);
+    if (!text) {
+      set.problems.push_back(text.error().describe());
+      continue;
+    }
+    auto m = parse_manifest(*text, path);
+    if (!m) {
+      // One problem per line, as TomlReader joined them.
+      std::string_view all = m.error().message;
+      while (!all.empty()) {
+        size_t nl = all.find('\n');
+        set.problems.emplace_back(all.substr(0, nl));
+        all = nl == std::string_view::npos ? std::string_view{} : all.substr(nl + 1);
+      }
+      continue;
+    }
+    auto [it, inserted] = seen.emplace(m->name, path);
+    if (!inserted) {
+      set.problems.push_back(path + ": name: plugin \"" + m->name + "\" is already defined in " +
+                             it->second);
+      continue;
+    }
+    set.manifests.push_back(std::move(*m));
+  }
+  std::sort(set.manifests.begin(), set.manifests.end(),
+            [](const Manifest& a, const Manifest& b) { return a.name < b.name; });
+  return set;
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,274 @@
+#include "supervisor/plugin.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+namespace corral::supervisor {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::vector<sandbox::Rlimit> rlimits_of(const PluginLimits& l) {
+  std::vector<sandbox::Rlimit> out;
+  auto add = [&](int res, uint64_t v) {
+    out.push_back({res, static_cast<rlim_t>(v), static_cast<rlim_t>(v)});
+  };
+  add(RLIMIT_CORE, l.core_bytes);
+  if (l.nofile) add(RLIMIT_NOFILE, *l.nofile);
+  if (l.nproc) add(RLIMIT_NPROC, *l.nproc);
+  if (l.fsize_bytes) add(RLIMIT_FSIZE, *l.fsize_bytes);
+  if (l.as_bytes) add(RLIMIT_AS, *l.as_bytes);
+  return out;
+}
+
+}  // namespace
+
+Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& clock,
+               Manifest manifest, const std::string& log_dir)
+    : io_(io),
+      launcher_(launcher),
+      clock_(clock),
+      manifest_(std::move(manifest)),
+      logs_(manifest_.log_ring_lines,
+            log_dir.empty() ? std::string() : log_dir + "/" + manifest_.name + ".log",
+            manifest_.log_file_max_bytes),
+      backoff_(manifest_.restart),
+      restart_timer_(io),
+      kill_timer_(io) {}
+
+Plugin::~Plugin() {
+  for (auto& p : pipes_) p->close();
+  // proc_'s destructor kills and reaps a process still running here.
+}
+
+sandbox::LaunchSpec Plugin::make_spec(int stdout_fd, int stderr_fd) const {
+  sandbox::LaunchSpec spec;
+  spec.exec = manifest_.exec;
+  spec.args = manifest_.args;
+  for (const auto& [k, v] : manifest_.env) spec.env.push_back(k + "=" + v);
+  spec.working_dir = manifest_.working_dir;
+  spec.rlimits = rlimits_of(manifest_.limits);
+  spec.stdout_fd = stdout_fd;
+  spec.stderr_fd = stderr_fd;
+  return spec;
+}
+
+Result<void> Plugin::start() {
+  if (state_ == v1::RUNNING) return {};
+  if (state_ == v1::STOPPING) {
+    return make_error(Code::kFailedPrecondition,
+                      "plugin '" + name() + "' is stopping; start it again once it has stopped");
+  }
+  ++timer_generation_;
+  restart_timer_.cancel();
+  backoff_.reset();
+  return launch();
+}
+
+Result<void> Plugin::launch() {
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return sys_error("creating stdout pipe for " + name());
+  UniqueFd out_r(out[0]), out_w(out[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) return sys_error("creating stderr pipe for " + name());
+  UniqueFd err_r(err[0]), err_w(err[1]);
+
+  auto proc = launcher_.launch(make_spec(out_w.get(), err_w.get()));
+  out_w.reset();
+  err_w.reset();
+  int64_t now = unix_now_ms();
+  if (!proc) {
+    last_error_ = proc.error().describe();
+    logs_.note("launch failed: " + last_error_, now);
+    spdlog::error("plugin {}: launch failed: {}", name(), last_error_);
+    if (auto delay = backoff_.on_launch_failed()) {
+      schedule_restart(*delay);
+    } else {
+      state_ = v1::FAILED;
+    }
+    return std::unexpected(proc.error().wrap("starting plugin '" + name() + "'"));
+  }
+  last_error_.clear();
+  proc_.emplace(std::move(*proc));
+  state_ = v1::RUNNING;
+  started_at_ms_ = now;
+  next_restart_ms_ = 0;
+  backoff_.on_started(clock_.now());
+
+  std::erase_if(pipes_, [](const auto& p) { return !p->open(); });
+  for (auto [fd, stream] : {std::pair{&out_r, LogStream::kStdout}, {&err_r, LogStream::kStderr}}) {
+    auto pipe = std::make_shared<OutputPipe>(io_, std::move(*fd), logs_, stream);
+    pipe->start();
+    pipes_.push_back(std::move(pipe));
+  }
+  watch_exit();
+  logs_.note("started, pid " + std::to_string(proc_->pid()), now);
+  spdlog::info("plugin {}: started pid {} ({} launcher)", name(), proc_->pid(), launcher_.name());
+  return {};
+}
+
+void Plugin::watch_exit() {
+  int dup = ::fcntl(proc_->pidfd(), F_DUPFD_CLOEXEC, 3);
+  if (dup < 0) {
+    // Without a watch the exit would go unnoticed: treat it as fatal for this run.
+    spdlog::error("plugin {}: cannot watch pidfd: {}", name(), std::strerror(errno));
+    (void)proc_->signal_group(SIGKILL);
+    auto st = proc_->wait();
+    (void)st;
+    proc_.reset();
+    state_ = v1::FAILED;
+    last_error_ = "cannot watch the process (pidfd dup failed)";
+    return;
+  }
+  exit_watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, dup);
+  exit_watch_->async_wait(asio::posix::stream_descriptor::wait_read,
+                          [this, watch = exit_watch_.get()](boost::system::error_code ec) {
+                            if (ec || watch != exit_watch_.get()) return;
+                            on_exit_ready();
+                          });
+}
+
+void Plugin::on_exit_ready() {
+  // The leader is a zombie until reaped, so its pgid cannot have been reused: kill whatever it
+  // left behind in its group now, so restarts never pile up orphans.
+  if (auto r = proc_->signal_group(SIGKILL); !r && r.error().errnum != ESRCH) {
+    spdlog::warn("plugin {}: cannot kill leftover processes: {}", name(), r.error().describe());
+  }
+  auto st = proc_->try_wait();
+  if (!st) {
+    spdlog::error("plugin {}: waiting for pid {} failed: {}", name(), proc_->pid(),
+                  st.error().describe());
+    return;
+  }
+  if (!st->has_value()) {  // spurious readiness: wait again
+    watch_exit();
+    return;
+  }
+  sandbox::ExitStatus status = **st;
+  pid_t pid = proc_->pid();
+  proc_.reset();
+  exit_watch_.reset();
+  ++timer_generation_;
+  kill_timer_.cancel();
+  last_exit_ = status;
+  last_exit_ms_ = unix_now_ms();
+  logs_.note("pid " + std::to_string(pid) + " " + status.describe(), last_exit_ms_);
+
+  if (state_ == v1::STOPPING) {
+    spdlog::info("plugin {}: stopped (pid {} {})", name(), pid, status.describe());
+    finish_stop();
+    return;
+  }
+  auto delay = backoff_.on_exited(status, clock_.now());
+  if (delay) {
+    spdlog::warn("plugin {}: pid {} {}; restarting in {} ms ({})", name(), pid, status.describe(),
+                 std::chrono::duration_cast<milliseconds>(*delay).count(),
+                 restart_policy_name(manifest_.restart.policy));
+    schedule_restart(*delay);
+  } else {
+    spdlog::info("plugin {}: pid {} {}; restart policy '{}' keeps it down", name(), pid,
+                 status.describe(), restart_policy_name(manifest_.restart.policy));
+    state_ = v1::EXITED;
+  }
+}
+
+void Plugin::schedule_restart(Clock::duration delay) {
+  state_ = v1::BACKOFF;
+  next_restart_ms_ = unix_now_ms() + std::chrono::duration_cast<milliseconds>(delay).count();
+  uint64_t gen = ++timer_generation_;
+  restart_timer_.expires_after(delay);
+  restart_timer_.async_wait([this, gen](boost::system::error_code ec) {
+    if (ec || gen != timer_generation_ || state_ != v1::BACKOFF) return;
+    ++restarts_;
+    if (auto r = launch(); !r) {
+      spdlog::debug("plugin {}: automatic restart failed: {}", name(), r.error().describe());
+    }
+  });
+}
+
+void Plugin::stop(milliseconds timeout, Done done) {
+  switch (state_) {
+    case v1::RUNNING: {
+      state_ = v1::STOPPING;
+      stop_waiters_.push_back(std::move(done));
+      logs_.note("stopping: signal " + std::to_string(manifest_.stop_signal), unix_now_ms());
+      if (auto r = proc_->signal_group(manifest_.stop_signal); !r) {
+        spdlog::warn("plugin {}: stop signal failed: {}", name(), r.error().describe());
+      }
+      uint64_t gen = ++timer_generation_;
+      kill_timer_.expires_after(timeout);
+      kill_timer_.async_wait([this, gen, timeout](boost::system::error_code ec) {
+        if (ec || gen != timer_generation_ || state_ != v1::STOPPING || !proc_) return;
+        spdlog::warn("plugin {}: did not stop within {} ms; sending SIGKILL", name(),
+                     timeout.count());
+        logs_.note(
+            "did not stop within " + std::to_string(timeout.count()) + " ms; sending SIGKILL",
+            unix_now_ms());
+        if (auto r = proc_->signal_group(SIGKILL); !r) {
+          (void)proc_->signal(SIGKILL);
+        }
+      });
+      return;
+    }
+    case v1::STOPPING:
+      stop_waiters_.push_back(std::move(done));
+      return;
+    case v1::BACKOFF:
+      ++timer_generation_;
+      restart_timer_.cancel();
+      state_ = v1::STOPPED;
+      next_restart_ms_ = 0;
+      done({});
+      return;
+    default:
+      done({});
+      return;
+  }
+}
+
+void Plugin::finish_stop() {
+  state_ = v1::STOPPED;
+  auto waiters = std::move(stop_waiters_);
+  stop_waiters_.clear();
+  for (auto& w : waiters) w({});
+}
+
+void Plugin::restart(milliseconds timeout, Done done) {
+  stop(timeout, [this, done = std::move(done)](Result<void> r) {
+    if (!r) {
+      done(r);
+      return;
+    }
+    done(start());
+  });
+}
+
+void Plugin::fill_info(v1::PluginInfo& out) const {
+  out.set_name(name());
+  out.set_state(state_);
+  out.set_pid(proc_ ? proc_->pid() : 0);
+  out.set_restarts(restarts_);
+  out.set_started_at_unix_ms(proc_ ? started_at_ms_ : 0);
+  if (last_exit_) {
+    auto* e = out.mutable_last_exit();
+    e->set_signaled(last_exit_->signaled);
+    e->set_code(last_exit_->code);
+    e->set_description(last_exit_->describe());
+    e->set_at_unix_ms(last_exit_ms_);
+  }
+  out.set_restart_policy(std::string(restart_policy_name(manifest_.restart.policy)));
+  out.set_exec(manifest_.exec);
+  for (const auto& a : manifest_.args) out.add_args(a);
+  out.set_manifest_path(manifest_.source);
+  out.set_next_restart_unix_ms(state_ == v1::BACKOFF ? next_restart_ms_ : 0);
+  out.set_last_error(last_error_);
+  out.set_log_lines(logs_.total_lines());
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,85 @@
+// Plugin: one supervised plugin on the event loop. Launches it through the Launcher, watches its
+// pidfd, captures its output into a LogBuffer, applies the restart policy with backoff, and stops
+// it gracefully (stop signal to its process group, SIGKILL after the timeout). All methods run on
+// the event loop thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/clock.h"
+#include "corral/v1/control.pb.h"
+#include "sandbox/launcher.h"
+#include "supervisor/log_buffer.h"
+#include "supervisor/manifest.h"
+#include "supervisor/output_pipe.h"
+#include "supervisor/restart_policy.h"
+
+namespace corral::supervisor {
+
+class Plugin {
+ public:
+  using Done = std::function<void(Result<void>)>;
+
+  Plugin(boost::asio::io_context& io, sandbox::Launcher& launcher, const Clock& clock,
+         Manifest manifest, const std::string& log_dir);
+  ~Plugin();
+  Plugin(const Plugin&) = delete;
+  Plugin& operator=(const Plugin&) = delete;
+
+  [[nodiscard]] const std::string& name() const { return manifest_.name; }
+  [[nodiscard]] const Manifest& manifest() const { return manifest_; }
+  [[nodiscard]] v1::PluginState state() const { return state_; }
+  [[nodiscard]] bool running() const { return proc_.has_value(); }
+
+  // Launches now unless running. From BACKOFF it cancels the pending restart and forgets earlier
+  // quick failures. Fails while STOPPING, or when the launch fails (the error says why).
+  [[nodiscard]] Result<void> start();
+  // Stops (stop signal, then SIGKILL after `timeout`) and calls done once nothing runs.
+  void stop(std::chrono::milliseconds timeout, Done done);
+  void restart(std::chrono::milliseconds timeout, Done done);
+
+  void fill_info(v1::PluginInfo& out) const;
+  [[nodiscard]] LogBuffer& logs() { return logs_; }
+
+ private:
+  [[nodiscard]] Result<void> launch();
+  [[nodiscard]] sandbox::LaunchSpec make_spec(int stdout_fd, int stderr_fd) const;
+  void watch_exit();
+  void on_exit_ready();
+  void schedule_restart(Clock::duration delay);
+  void finish_stop();
+
+  boost::asio::io_context& io_;
+  sandbox::Launcher& launcher_;
+  const Clock& clock_;
+  Manifest manifest_;
+  LogBuffer logs_;
+  RestartBackoff backoff_;
+
+  v1::PluginState state_ = v1::STOPPED;
+  std::optional<sandbox::Process> proc_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;
+  std::vector<std::shared_ptr<OutputPipe>> pipes_;
+  boost::asio::steady_timer restart_timer_;
+  boost::asio::steady_timer kill_timer_;
+  uint64_t timer_generation_ = 0;  // invalidates timer handlers already queued when cancelled
+  std::vector<Done> stop_waiters_;
+
+  uint32_t restarts_ = 0;
+  int64_t started_at_ms_ = 0;
+  int64_t next_restart_ms_ = 0;
+  std::optional<sandbox::ExitStatus> last_exit_;
+  int64_t last_exit_ms_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace corral::supervisor

@@ -1,0 +1,176 @@
+// The Router's plugin commands: list, status, start, stop, restart, logs. Each validates its
+// fields (naming the field in the error) before touching a plugin.
+#include <spdlog/spdlog.h>
+
+#include "proto/status.h"
+#include "supervisor/plugin_manager.h"
+#include "supervisor/router.h"
+
+namespace corral::supervisor {
+
+namespace {
+
+constexpr uint32_t kMaxTimeoutMs = 600000;
+constexpr uint32_t kMaxTail = 100000;
+constexpr uint32_t kDefaultTail = 100;
+
+Result<Plugin*> lookup(PluginManager& plugins, std::string_view field, const std::string& name) {
+  if (name.empty()) {
+    return make_error(Code::kInvalidArgument, std::string(field) + " is required");
+  }
+  if (!valid_plugin_name(name)) {
+    return make_error(Code::kInvalidArgument,
+                      std::string(field) + ": \"" + name.substr(0, 80) +
+                          "\" is not a valid plugin name (1-63 characters from A-Z a-z 0-9 _ . -)");
+  }
+  Plugin* p = plugins.find(name);
+  if (p == nullptr) return make_error(Code::kNotFound, "no plugin named \"" + name + "\"");
+  return p;
+}
+
+Result<std::chrono::milliseconds> stop_timeout(std::string_view field, uint32_t ms, Plugin& p) {
+  if (ms > kMaxTimeoutMs) {
+    return make_error(Code::kInvalidArgument, std::string(field) + " must be at most " +
+                                                  std::to_string(kMaxTimeoutMs) + " ms, got " +
+                                                  std::to_string(ms));
+  }
+  return ms == 0 ? p.manifest().stop_timeout : std::chrono::milliseconds(ms);
+}
+
+void to_wire(const LogLine& l, v1::LogLine& out) {
+  out.set_seq(l.seq);
+  out.set_at_unix_ms(l.at_unix_ms);
+  out.set_stream(l.stream == LogStream::kStdout ? v1::STDOUT : v1::STDERR);
+  out.set_text(l.text);
+  out.set_truncated(l.truncated);
+}
+
+}  // namespace
+
+void Router::list(v1::Response& resp) {
+  auto* out = resp.mutable_list();
+  for (Plugin* p : plugins_.all()) p->fill_info(*out->add_plugins());
+  proto::set_ok(resp);
+}
+
+void Router::status(const v1::StatusRequest& r, v1::Response& resp) {
+  auto p = lookup(plugins_, "status.name", r.name());
+  if (!p) return proto::set_error(resp, p.error());
+  (*p)->fill_info(*resp.mutable_status_result()->mutable_plugin());
+  proto::set_ok(resp);
+}
+
+void Router::start(const v1::StartRequest& r, v1::Response& resp) {
+  auto p = lookup(plugins_, "start.name", r.name());
+  if (!p) return proto::set_error(resp, p.error());
+  bool was_running = (*p)->state() == v1::RUNNING;
+  auto started = (*p)->start();
+  (*p)->fill_info(*resp.mutable_start()->mutable_plugin());
+  if (!started) return proto::set_error(resp, started.error());
+  proto::set_ok(resp, was_running ? "already running" : "started");
+}
+
+void Router::stop(const std::shared_ptr<Session>& s, const v1::StopRequest& r, v1::Response resp) {
+  auto p = lookup(plugins_, "stop.name", r.name());
+  if (!p) {
+    proto::set_error(resp, p.error());
+    return s->send(resp);
+  }
+  auto timeout = stop_timeout("stop.timeout_ms", r.timeout_ms(), **p);
+  if (!timeout) {
+    proto::set_error(resp, timeout.error());
+    return s->send(resp);
+  }
+  bool was_running = (*p)->running();
+  Plugin* plugin = *p;
+  plugin->stop(*timeout, [weak = std::weak_ptr<Session>(s), plugin, was_running,
+                          resp = std::move(resp)](Result<void> done) mutable {
+    auto session = weak.lock();
+    if (!session) return;
+    plugin->fill_info(*resp.mutable_stop()->mutable_plugin());
+    if (!done) {
+      proto::set_error(resp, done.error());
+    } else {
+      proto::set_ok(resp, was_running ? "stopped" : "already stopped");
+    }
+    session->send(resp);
+  });
+}
+
+void Router::restart(const std::shared_ptr<Session>& s, const v1::RestartRequest& r,
+                     v1::Response resp) {
+  auto p = lookup(plugins_, "restart.name", r.name());
+  if (!p) {
+    proto::set_error(resp, p.error());
+    return s->send(resp);
+  }
+  auto timeout = stop_timeout("restart.timeout_ms", r.timeout_ms(), **p);
+  if (!timeout) {
+    proto::set_error(resp, timeout.error());
+    return s->send(resp);
+  }
+  Plugin* plugin = *p;
+  plugin->restart(*timeout, [weak = std::weak_ptr<Session>(s), plugin,
+                             resp = std::move(resp)](Result<void> done) mutable {
+    auto session = weak.lock();
+    if (!session) return;
+    plugin->fill_info(*resp.mutable_restart()->mutable_plugin());
+    if (!done) {
+      proto::set_error(resp, done.error());
+    } else {
+      proto::set_ok(resp, "restarted");
+    }
+    session->send(resp);
+  });
+}
+
+void Router::logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp) {
+  auto p = lookup(plugins_, "logs.name", r.name());
+  if (!p) {
+    proto::set_error(resp, p.error());
+    return s->send(resp);
+  }
+  if (r.tail() > kMaxTail) {
+    proto::set_error(resp, Error{Code::kInvalidArgument, 0,
+                                 "logs.tail must be at most " + std::to_string(kMaxTail) +
+                                     ", got " + std::to_string(r.tail())});
+    return s->send(resp);
+  }
+  LogBuffer& buffer = (*p)->logs();
+  // Split the tail over several frames if it would not fit in one.
+  size_t budget = max_frame_bytes_ / 2;
+  size_t used = 0;
+  auto* out = resp.mutable_logs();
+  for (const auto& line : buffer.tail(r.tail() == 0 ? kDefaultTail : r.tail())) {
+    if (used + line.text.size() + 64 > budget && out->lines_size() > 0) {
+      resp.set_more(true);
+      proto::set_ok(resp);
+      s->send(resp);
+      out->clear_lines();
+      used = 0;
+    }
+    to_wire(line, *out->add_lines());
+    used += line.text.size() + 64;
+  }
+  resp.set_more(r.follow());
+  proto::set_ok(resp);
+  s->send(resp);
+  if (!r.follow()) return;
+
+  // Follow: one frame per new line until the client goes away.
+  v1::Response tmpl;
+  tmpl.set_id(resp.id());
+  tmpl.set_correlation_id(resp.correlation_id());
+  tmpl.set_more(true);
+  proto::set_ok(tmpl);
+  uint64_t id = buffer.follow([weak = std::weak_ptr<Session>(s), tmpl](const LogLine& line) {
+    auto session = weak.lock();
+    if (!session || session->closed()) return;
+    v1::Response frame = tmpl;
+    to_wire(line, *frame.mutable_logs()->add_lines());
+    session->send(frame);
+  });
+  s->on_close([&buffer, id] { buffer.unfollow(id); });
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,157 @@
+#include "supervisor/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include "proto/frame.h"
+#include "proto/status.h"
+#include "supervisor/plugin_manager.h"
+
+#ifndef CORRAL_VERSION
+#define CORRAL_VERSION "0.0.0"
+#endif
+
+namespace corral::supervisor {
+
+namespace {
+
+// name and the protocol version each command appeared in; field numbers come from the schema.
+constexpr std::pair<const char*, uint32_t> kCommandVersions[] = {
+    {"hello", 1}, {"version", 1}, {"list", 1},    {"status", 1},
+    {"start", 1}, {"stop", 1},    {"restart", 1}, {"logs", 1},
+};
+
+}  // namespace
+
+Router::Router(PluginManager& plugins, uint32_t max_frame_bytes,
+               std::map<std::string, std::string> features)
+    : plugins_(plugins), max_frame_bytes_(max_frame_bytes), features_(std::move(features)) {
+  const auto* desc = v1::Request::descriptor();
+  for (const auto& [name, since] : kCommandVersions) {
+    const auto* field = desc->FindFieldByName(name);
+    commands_.push_back({name, since, field != nullptr ? field->number() : 0});
+  }
+}
+
+void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
+  v1::Response resp;
+  resp.set_id(req.id());
+  resp.set_correlation_id(req.correlation_id().empty()
+                              ? "s" + std::to_string(session->id()) + "-" + std::to_string(req.id())
+                              : req.correlation_id());
+  auto fail = [&](Code code, std::string msg) {
+    proto::set_error(resp, Error{code, 0, std::move(msg), __FILE__, __LINE__});
+    session->send(resp);
+  };
+
+  if (req.command_case() == v1::Request::COMMAND_NOT_SET) {
+    const auto& unknown = req.GetReflection()->GetUnknownFields(req);
+    if (unknown.field_count() > 0) {
+      fail(Code::kUnimplemented, "unknown command: Request field " +
+                                     std::to_string(unknown.field(0).number()) +
+                                     " is not a command this server knows (protocol v" +
+                                     std::to_string(proto::kProtocolMaxVersion) + ")");
+    } else {
+      fail(Code::kInvalidArgument, "request carries no command");
+    }
+    return;
+  }
+  if (req.command_case() == v1::Request::kHello) {
+    hello(*session, req, resp);
+    session->send(resp);
+    if (resp.status().code() == v1::UNSUPPORTED_VERSION) session->close_after_flush();
+    return;
+  }
+  if (session->version() == 0) {
+    fail(Code::kFailedPrecondition, "the first request on a connection must be Hello");
+    return;
+  }
+  if (draining_) {
+    fail(Code::kUnavailable, "corrald is shutting down");
+    return;
+  }
+  spdlog::debug("control: session {} uid {} request {} ({}) {}", session->id(), session->peer().uid,
+                req.id(), resp.correlation_id(),
+                req.GetDescriptor()->FindFieldByNumber(req.command_case())->name());
+  switch (req.command_case()) {
+    case v1::Request::kVersion:
+      version(resp);
+      break;
+    case v1::Request::kList:
+      list(resp);
+      break;
+    case v1::Request::kStatus:
+      status(req.status(), resp);
+      break;
+    case v1::Request::kStart:
+      start(req.start(), resp);
+      break;
+    case v1::Request::kStop:
+      stop(session, req.stop(), std::move(resp));
+      return;
+    case v1::Request::kRestart:
+      restart(session, req.restart(), std::move(resp));
+      return;
+    case v1::Request::kLogs:
+      logs(session, req.logs(), std::move(resp));
+      return;
+    default:
+      fail(Code::kUnimplemented, "command not implemented");
+      return;
+  }
+  session->send(resp);
+}
+
+void Router::hello(Session& s, const v1::Request& req, v1::Response& resp) {
+  const auto& h = req.hello();
+  if (s.version() != 0) {
+    proto::set_error(resp, Error{Code::kFailedPrecondition, 0,
+                                 "Hello already done on this connection (protocol v" +
+                                     std::to_string(s.version()) + ")"});
+    return;
+  }
+  if (h.max_version() == 0 || h.min_version() > h.max_version()) {
+    proto::set_error(resp,
+                     Error{Code::kInvalidArgument, 0,
+                           "hello: min_version (" + std::to_string(h.min_version()) +
+                               ") and max_version (" + std::to_string(h.max_version()) +
+                               ") must satisfy 1 <= max_version and min_version <= max_version"});
+    return;
+  }
+  uint32_t pick = std::min(h.max_version(), proto::kProtocolMaxVersion);
+  if (pick < std::max(h.min_version(), proto::kProtocolMinVersion)) {
+    resp.mutable_status()->set_code(v1::UNSUPPORTED_VERSION);
+    resp.mutable_status()->set_message("no common protocol version: client speaks " +
+                                       std::to_string(h.min_version()) + ".." +
+                                       std::to_string(h.max_version()) + ", corrald speaks " +
+                                       std::to_string(proto::kProtocolMinVersion) + ".." +
+                                       std::to_string(proto::kProtocolMaxVersion));
+    return;
+  }
+  s.set_version(pick);
+  spdlog::debug("control: session {} ({}) speaks protocol v{}", s.id(), h.client_name(), pick);
+  auto* out = resp.mutable_hello();
+  out->set_version(pick);
+  out->set_server_min_version(proto::kProtocolMinVersion);
+  out->set_server_max_version(proto::kProtocolMaxVersion);
+  out->set_server_version(CORRAL_VERSION);
+  out->set_max_frame_bytes(max_frame_bytes_);
+  for (const auto& c : commands_) {
+    if (c.since_version > pick) continue;
+    auto* ci = out->add_commands();
+    ci->set_name(c.name);
+    ci->set_since_version(c.since_version);
+    ci->set_field_number(static_cast<uint32_t>(c.field_number));
+  }
+  for (const auto& [k, v] : features_) (*out->mutable_features())[k] = v;
+  proto::set_ok(resp);
+}
+
+void Router::version(v1::Response& resp) {
+  auto* v = resp.mutable_version();
+  v->set_server_version(CORRAL_VERSION);
+  v->set_protocol_version(proto::kProtocolMaxVersion);
+  v->set_build(std::string("g++ ") + __VERSION__);
+  proto::set_ok(resp);
+}
+
+}  // namespace corral::supervisor

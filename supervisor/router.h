@@ -1,0 +1,53 @@
+// Router: validates each Request and dispatches it to its command handler. Enforces the protocol
+// rules every command shares: Hello first, one negotiated version, request ids echoed, unknown
+// commands answered UNIMPLEMENTED with their field number. The command table here is also what
+// Hello advertises, so discovery can never disagree with dispatch.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corral/v1/control.pb.h"
+#include "supervisor/session.h"
+
+namespace corral::supervisor {
+
+class PluginManager;
+
+struct CommandInfo {
+  std::string name;  // Request.command field name
+  uint32_t since_version;
+  int field_number;
+};
+
+class Router {
+ public:
+  Router(PluginManager& plugins, uint32_t max_frame_bytes,
+         std::map<std::string, std::string> features);
+
+  void handle(const std::shared_ptr<Session>& session, v1::Request req);
+  [[nodiscard]] const std::vector<CommandInfo>& commands() const { return commands_; }
+  // Refuse new commands (shutdown): answered UNAVAILABLE.
+  void set_draining() { draining_ = true; }
+
+ private:
+  void hello(Session& s, const v1::Request& req, v1::Response& resp);
+  void version(v1::Response& resp);
+  void list(v1::Response& resp);
+  void status(const v1::StatusRequest& r, v1::Response& resp);
+  void start(const v1::StartRequest& r, v1::Response& resp);
+  void stop(const std::shared_ptr<Session>& s, const v1::StopRequest& r, v1::Response resp);
+  void restart(const std::shared_ptr<Session>& s, const v1::RestartRequest& r, v1::Response resp);
+  void logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp);
+
+  PluginManager& plugins_;
+  uint32_t max_frame_bytes_;
+  std::map<std::string, std::string> features_;
+  std::vector<CommandInfo> commands_;
+  bool draining_ = false;
+};
+
+}  // namespace corral::supervisor

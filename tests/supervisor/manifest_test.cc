@@ -1,0 +1,199 @@
+// Plugin manifest parsing: every field, every rejection, and directory loading with duplicates.
+#include "supervisor/manifest.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace corral::supervisor {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(Manifest, MinimalGetsDefaults) {
+  auto m = parse_manifest("name = \"a\"\nexec = \"/bin/true\"\n", "a.toml");
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  EXPECT_EQ(m->name, "a");
+  EXPECT_EQ(m->working_dir, "/");
+  EXPECT_TRUE(m->autostart);
+  EXPECT_EQ(m->restart.policy, RestartPolicy::kOnFailure);
+  EXPECT_EQ(m->stop_signal, SIGTERM);
+  EXPECT_EQ(m->limits.core_bytes, 0u);
+  EXPECT_FALSE(m->limits.nofile.has_value());
+  EXPECT_EQ(m->source, "a.toml");
+}
+
+TEST(Manifest, ParsesEveryField) {
+  auto m = parse_manifest(R"x(
+name = "web-1.x"
+exec = "/usr/bin/python3"
+args = ["-u", "-c", "print(1)"]
+working_dir = "/tmp"
+autostart = false
+[env]
+A_B = "c d"
+[restart]
+policy = "always"
+delay_ms = 10
+max_delay_ms = 100
+stable_after_ms = 5
+[stop]
+signal = "SIGINT"
+timeout_ms = 250
+[limits]
+nofile = 64
+nproc = 10
+core_bytes = 4096
+fsize_bytes = 1000
+as_bytes = 1073741824
+[logs]
+ring_lines = 5
+file_max_bytes = 8192
+)x",
+                          "w.toml");
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  EXPECT_EQ(m->name, "web-1.x");
+  EXPECT_THAT(m->args, ElementsAre("-u", "-c", "print(1)"));
+  EXPECT_EQ(m->working_dir, "/tmp");
+  EXPECT_FALSE(m->autostart);
+  EXPECT_EQ(m->env.at("A_B"), "c d");
+  EXPECT_EQ(m->restart.policy, RestartPolicy::kAlways);
+  EXPECT_EQ(m->restart.delay.count(), 10);
+  EXPECT_EQ(m->restart.max_delay.count(), 100);
+  EXPECT_EQ(m->restart.stable_after.count(), 5);
+  EXPECT_EQ(m->stop_signal, SIGINT);
+  EXPECT_EQ(m->stop_timeout.count(), 250);
+  EXPECT_EQ(*m->limits.nofile, 64u);
+  EXPECT_EQ(*m->limits.nproc, 10u);
+  EXPECT_EQ(m->limits.core_bytes, 4096u);
+  EXPECT_EQ(*m->limits.fsize_bytes, 1000u);
+  EXPECT_EQ(*m->limits.as_bytes, 1073741824u);
+  EXPECT_EQ(m->log_ring_lines, 5u);
+  EXPECT_EQ(m->log_file_max_bytes, 8192u);
+}
+
+struct BadCase {
+  const char* toml;
+  const char* expect;
+};
+
+class ManifestRejects : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ManifestRejects, WithPreciseProblem) {
+  auto m = parse_manifest(GetParam().toml, "p.toml");
+  ASSERT_FALSE(m.has_value()) << "accepted: " << GetParam().toml;
+  EXPECT_EQ(m.error().code, Code::kInvalidArgument);
+  EXPECT_THAT(m.error().message, HasSubstr(GetParam().expect));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ManifestRejects,
+    ::testing::Values(
+        BadCase{"exec = \"/bin/true\"", "p.toml: name: is required"},
+        BadCase{"name = \"a\"", "p.toml: exec: is required"},
+        BadCase{"name = \"bad name\"\nexec=\"/bin/true\"", "not a valid plugin name"},
+        BadCase{"name = \"../etc\"\nexec=\"/bin/true\"", "not a valid plugin name"},
+        BadCase{"name = \"-x\"\nexec=\"/bin/true\"", "not a valid plugin name"},
+        BadCase{"name = \"\"\nexec=\"/bin/true\"", "not a valid plugin name"},
+        BadCase{"name = \"a\"\nexec=\"bin/true\"", "exec: must be an absolute path"},
+        BadCase{"name = \"a\"\nexec=\"/bin/../bin/true\"", "exec: must be an absolute path"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\nworking_dir=\"tmp\"", "working_dir: must be"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\nargs=\"-x\"", "args: must be an array"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\nargs=[1]", "args[0]: must be a string"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\nautostart=1", "autostart: must be true"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[env]\n\"1X\"=\"v\"",
+                "env.1X: is not a valid environment variable name"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[env]\nX=1", "env.X: must be a string"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[restart]\npolicy=\"sometimes\"",
+                "restart.policy: must be \"no\", \"on-failure\" or \"always\""},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[restart]\ndelay_ms=-5",
+                "restart.delay_ms: must be between 0 and 3600000, got -5"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[restart]\ndelay_ms=100\nmax_delay_ms=10",
+                "restart.max_delay_ms: must be at least restart.delay_ms"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[stop]\nsignal=\"STOP\"",
+                "stop.signal: must be"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[stop]\ntimeout_ms=0", "stop.timeout_ms"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[limits]\nnofile=0", "limits.nofile"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[limits]\nnofile=99999999999",
+                "limits.nofile: must be between 1 and 1048576"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[limits]\nas_bytes=10", "limits.as_bytes"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[limits]\nmemory=1", "limits.memory: unknown"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[logs]\nring_lines=0", "logs.ring_lines"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\nexe=\"/x\"", "p.toml: exe: unknown key"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\nrestart=\"always\"", "restart: must be a table"},
+        BadCase{"name = [", "p.toml: line 1"}));
+
+class ManifestDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/corral-manifest-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  void write(const std::string& file, const std::string& text) {
+    std::ofstream(dir_ + "/" + file) << text;
+  }
+  std::string dir_;
+};
+
+TEST_F(ManifestDir, LoadsValidKeepsFirstDuplicateAndReportsTheRest) {
+  write("10-b.toml", "name = \"b\"\nexec = \"/bin/true\"\n");
+  write("20-a.toml", "name = \"a\"\nexec = \"/bin/true\"\n");
+  write("30-dup.toml", "name = \"b\"\nexec = \"/bin/false\"\n");
+  write("40-bad.toml", "name = \"c\"\nexec = \"relative\"\n[stop]\ntimeout_ms = -1\n");
+  write("README", "not a manifest");
+  write(".hidden.toml", "garbage [");
+  auto set = load_manifests(dir_);
+  ASSERT_TRUE(set.has_value()) << set.error().describe();
+  ASSERT_EQ(set->manifests.size(), 2u);
+  EXPECT_EQ(set->manifests[0].name, "a");
+  EXPECT_EQ(set->manifests[1].name, "b");
+  EXPECT_EQ(set->manifests[1].exec, "/bin/true");  // the first file wins
+  ASSERT_EQ(set->problems.size(), 3u);
+  EXPECT_THAT(set->problems[0], HasSubstr("30-dup.toml: name: plugin \"b\" is already defined in"));
+  EXPECT_THAT(set->problems[0], HasSubstr("10-b.toml"));
+  EXPECT_THAT(set->problems[1], HasSubstr("40-bad.toml: exec"));
+  EXPECT_THAT(set->problems[2], HasSubstr("40-bad.toml: stop.timeout_ms"));
+}
+
+TEST_F(ManifestDir, MissingDirectoryIsAnError) {
+  auto set = load_manifests(dir_ + "/nope");
+  ASSERT_FALSE(set.has_value());
+  EXPECT_EQ(set.error().errnum, ENOENT);
+  EXPECT_THAT(set.error().message, HasSubstr("/nope"));
+}
+
+TEST_F(ManifestDir, HostCheckFindsMissingAndNonExecutableFiles) {
+  Manifest m;
+  m.source = "x.toml";
+  m.exec = dir_ + "/missing";
+  auto r = check_manifest_on_host(m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().describe(), HasSubstr("No such file"));
+  write("plain", "data");
+  m.exec = dir_ + "/plain";
+  r = check_manifest_on_host(m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message, HasSubstr("is not an executable file"));
+  m.exec = "/bin/true";
+  m.working_dir = dir_ + "/plain";
+  r = check_manifest_on_host(m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().message, HasSubstr("is not a directory"));
+  m.working_dir = dir_;
+  EXPECT_TRUE(check_manifest_on_host(m).has_value());
+}
+
+}  // namespace
+}  // namespace corral::supervisor
