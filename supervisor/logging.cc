@@ -118,7 +118,7 @@ Result<void> setup_logging(LogFormat format, std::string_view level) {
     f->add_flag<JournalPrefix>('*').set_pattern("%*%v");
     logger->set_formatter(std::move(f));
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-7l%$ %v");
   }
   logger->set_level(spdlog::level::from_str(std::string(level)));
   logger->flush_on(spdlog::level::trace);

@@ -2,6 +2,7 @@
 // validates config and manifests (--check-config) or runs the Daemon.
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -27,10 +28,16 @@ corral::Result<DaemonConfig> resolve_config(const Flags& f) {
   auto config = corral::supervisor::load_daemon_config(
       explicit_config ? f.config : corral::supervisor::kDefaultConfigPath, explicit_config);
   if (!config) return config;
-  if (!f.runtime_dir.empty()) config->runtime_dir = f.runtime_dir;
-  if (!f.state_dir.empty()) config->state_dir = f.state_dir;
-  if (!f.plugins_dir.empty()) config->plugins_dir = f.plugins_dir;
-  if (!f.socket.empty()) config->socket = f.socket;
+  // Paths given as flags are relative to the working directory, as for any command.
+  auto abs = [](const std::string& p) {
+    std::error_code ec;
+    auto a = std::filesystem::absolute(p, ec);
+    return ec ? p : a.lexically_normal().string();
+  };
+  if (!f.runtime_dir.empty()) config->runtime_dir = abs(f.runtime_dir);
+  if (!f.state_dir.empty()) config->state_dir = abs(f.state_dir);
+  if (!f.plugins_dir.empty()) config->plugins_dir = abs(f.plugins_dir);
+  if (!f.socket.empty()) config->socket = abs(f.socket);
   if (!f.log_format.empty()) {
     auto fmt = corral::supervisor::parse_log_format(f.log_format);
     if (!fmt) return std::unexpected(fmt.error().wrap("--log-format"));
