@@ -39,6 +39,8 @@ class FrameDecoder {
   // mid-frame).
   [[nodiscard]] bool mid_frame() const { return buf_.size() > pos_; }
   [[nodiscard]] uint32_t max_frame_bytes() const { return max_; }
+  // Bytes held, including consumed ones not yet compacted away.
+  [[nodiscard]] size_t buffered_bytes() const { return buf_.size(); }
 
  private:
   std::string buf_;

@@ -84,6 +84,15 @@ struct BadCase {
   const char* expect;
 };
 
+// Short, shell-safe names for ctest: the expected problem text, squashed.
+void PrintTo(const BadCase& c, std::ostream* os) {
+  std::string name;
+  for (char ch : std::string(c.expect).substr(0, 48)) {
+    name += std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' ? ch : '_';
+  }
+  *os << name;
+}
+
 class ManifestRejects : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(ManifestRejects, WithPreciseProblem) {

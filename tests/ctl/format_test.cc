@@ -1,0 +1,63 @@
+// corralctl's human output: durations, the plugin table and the status block.
+#include "ctl/format.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace corral::ctl {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Format, Durations) {
+  EXPECT_EQ(format_duration_ms(-5), "0s");
+  EXPECT_EQ(format_duration_ms(999), "0s");
+  EXPECT_EQ(format_duration_ms(59999), "59s");
+  EXPECT_EQ(format_duration_ms(125000), "2m05s");
+  EXPECT_EQ(format_duration_ms(3720000), "1h02m");
+  EXPECT_EQ(format_duration_ms(273600000), "3d04h");
+}
+
+TEST(Format, TableAlignsColumns) {
+  v1::ListResponse l;
+  auto* a = l.add_plugins();
+  a->set_name("alpha");
+  a->set_state(v1::RUNNING);
+  a->set_pid(1234);
+  a->set_started_at_unix_ms(1000);
+  auto* b = l.add_plugins();
+  b->set_name("b");
+  b->set_state(v1::BACKOFF);
+  b->set_restarts(3);
+  b->set_next_restart_unix_ms(66000);
+  b->mutable_last_exit()->set_description("exited with code 1");
+  std::string t = format_table(l, 61000);
+  EXPECT_EQ(t,
+            "NAME   STATE         PID   RESTARTS  UPTIME  LAST-EXIT\n"
+            "alpha  running       1234  0         1m00s   -\n"
+            "b      backoff (5s)  -     3         -       exited with code 1\n");
+}
+
+TEST(Format, StatusBlock) {
+  v1::PluginInfo p;
+  p.set_name("w");
+  p.set_state(v1::FAILED);
+  p.set_exec("/bin/x");
+  p.add_args("-v");
+  p.set_restart_policy("no");
+  p.set_last_error("launching /bin/x: execve failed: Exec format error");
+  std::string s = format_status(p, 0);
+  EXPECT_THAT(s, HasSubstr("state:          failed\n"));
+  EXPECT_THAT(s, HasSubstr("command:        /bin/x -v\n"));
+  EXPECT_THAT(s, HasSubstr("last error:     launching /bin/x"));
+  EXPECT_THAT(s, HasSubstr("pid:            -\n"));
+}
+
+TEST(Format, States) {
+  EXPECT_EQ(state_word(v1::STOPPING), "stopping");
+  EXPECT_EQ(state_word(v1::EXITED), "exited");
+  EXPECT_EQ(state_word(v1::PLUGIN_STATE_UNSPECIFIED), "unknown");
+}
+
+}  // namespace
+}  // namespace corral::ctl
