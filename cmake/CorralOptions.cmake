@@ -18,3 +18,9 @@ if(_corral_san)
     -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(corral_options INTERFACE -fsanitize=${_corral_san_list})
 endif()
+# Fuzzing: instrument every project library for coverage (the fuzz targets add -fsanitize=fuzzer).
+if(CORRAL_FUZZ)
+  target_compile_options(corral_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+    -fno-omit-frame-pointer)
+  target_link_options(corral_options INTERFACE -fsanitize=address,undefined)
+endif()
