@@ -235,3 +235,27 @@ TEST_F(CheckConfig, JsonLogFormat) {
 
 }  // namespace
 }  // namespace corral::e2e
+
+namespace corral::e2e {
+namespace {
+
+TEST_F(CheckConfig, ConnectionCapRefusesTheExtraClientClearly) {
+  std::string conf = dir_ + "/corrald.toml";
+  std::ofstream(conf) << "[control]\nmax_connections = 2\n";
+  start_daemon({"--config", conf});
+  // start_daemon's readiness probe connected and left; wait until corrald has noticed.
+  UniqueFd a = raw_connect();
+  UniqueFd b = raw_connect();
+  ASSERT_TRUE(send_request(a.get(), hello_request()));
+  ASSERT_TRUE(send_request(b.get(), hello_request()));
+  ASSERT_TRUE(read_response(a.get()).has_value());
+  ASSERT_TRUE(read_response(b.get()).has_value());
+  auto r = ctl({"list"});
+  EXPECT_EQ(r.exit_code, 75) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("too many connections (cap 2)"));
+  a.reset();
+  EXPECT_TRUE(wait_until([&] { return ctl({"list"}).exit_code == 0; }));
+}
+
+}  // namespace
+}  // namespace corral::e2e
