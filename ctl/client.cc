@@ -118,9 +118,7 @@ Result<void> Client::send(v1::Request& req) {
     ssize_t n = ::send(fd_.get(), frame->data() + off, frame->size() - off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      if (errno == EPIPE || errno == ECONNRESET) {
-        return make_error(Code::kUnavailable, "corrald closed the connection");
-      }
+      if (errno == EPIPE || errno == ECONNRESET) return std::unexpected(closed_reason());
       return sys_error("writing to corrald");
     }
     off += static_cast<size_t>(n);
@@ -164,6 +162,24 @@ Result<v1::Response> Client::receive(uint64_t id) {
     }
     decoder_.feed({buf, static_cast<size_t>(n)});
   }
+}
+
+Error Client::closed_reason() {
+  // corrald may have answered (e.g. "too many connections") and closed before we wrote: its
+  // answer is still in our receive queue.
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+    decoder_.feed({buf, static_cast<size_t>(n)});
+  }
+  for (;;) {
+    auto frame = decoder_.next();
+    if (!frame || !frame->has_value()) break;
+    v1::Response resp;
+    if (!resp.ParseFromString(**frame)) break;
+    if (auto ok = check_status(resp); !ok) return ok.error();
+  }
+  return Error{Code::kUnavailable, 0, "corrald closed the connection"};
 }
 
 Result<v1::Response> Client::call(v1::Request req) {
@@ -229,24 +245,23 @@ Result<v1::PluginInfo> Client::stop(const std::string& name, uint32_t timeout_ms
   v1::Request req;
   req.mutable_stop()->set_name(name);
   req.mutable_stop()->set_timeout_ms(timeout_ms);
-  // The daemon answers once the plugin is down, which may take its whole stop timeout.
-  auto saved = options_.timeout;
-  options_.timeout = stop_deadline(saved, timeout_ms);
-  auto info = unary<v1::PluginInfo>(*this, std::move(req),
-                                    [](const v1::Response& r) { return r.stop().plugin(); });
-  options_.timeout = saved;
-  return info;
+  return wait_for_stop(std::move(req), timeout_ms);
 }
 
 Result<v1::PluginInfo> Client::restart(const std::string& name, uint32_t timeout_ms) {
   v1::Request req;
   req.mutable_restart()->set_name(name);
   req.mutable_restart()->set_timeout_ms(timeout_ms);
+  return wait_for_stop(std::move(req), timeout_ms);
+}
+
+Result<v1::PluginInfo> Client::wait_for_stop(v1::Request req, uint32_t timeout_ms) {
   // The daemon answers once the plugin is down, which may take its whole stop timeout.
   auto saved = options_.timeout;
   options_.timeout = stop_deadline(saved, timeout_ms);
-  auto info = unary<v1::PluginInfo>(*this, std::move(req),
-                                    [](const v1::Response& r) { return r.restart().plugin(); });
+  auto info = unary<v1::PluginInfo>(*this, std::move(req), [](const v1::Response& r) {
+    return r.has_stop() ? r.stop().plugin() : r.restart().plugin();
+  });
   options_.timeout = saved;
   return info;
 }

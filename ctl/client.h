@@ -54,6 +54,8 @@ class Client {
   Client(UniqueFd fd, ClientOptions options);
   [[nodiscard]] Result<void> send(v1::Request& req);
   [[nodiscard]] Result<v1::Response> receive(uint64_t id);
+  [[nodiscard]] Error closed_reason();
+  [[nodiscard]] Result<v1::PluginInfo> wait_for_stop(v1::Request req, uint32_t timeout_ms);
 
   UniqueFd fd_;
   ClientOptions options_;

@@ -71,57 +71,45 @@ void Router::start(const v1::StartRequest& r, v1::Response& resp) {
 }
 
 void Router::stop(const std::shared_ptr<Session>& s, const v1::StopRequest& r, v1::Response resp) {
-  auto p = lookup(plugins_, "stop.name", r.name());
-  if (!p) {
-    proto::set_error(resp, p.error());
-    return s->send(resp);
-  }
-  auto timeout = stop_timeout("stop.timeout_ms", r.timeout_ms(), **p);
-  if (!timeout) {
-    proto::set_error(resp, timeout.error());
-    return s->send(resp);
-  }
-  bool was_running = (*p)->running();
-  Plugin* plugin = *p;
-  plugin->stop(*timeout, [weak = std::weak_ptr<Session>(s), plugin, was_running,
-                          resp = std::move(resp)](Result<void> done) mutable {
-    auto session = weak.lock();
-    if (!session) return;
-    plugin->fill_info(*resp.mutable_stop()->mutable_plugin());
-    if (!done) {
-      proto::set_error(resp, done.error());
-    } else {
-      proto::set_ok(resp, was_running ? "stopped" : "already stopped");
-    }
-    session->send(resp);
-  });
+  stop_or_restart(s, "stop", r.name(), r.timeout_ms(), false, std::move(resp));
 }
 
 void Router::restart(const std::shared_ptr<Session>& s, const v1::RestartRequest& r,
                      v1::Response resp) {
-  auto p = lookup(plugins_, "restart.name", r.name());
-  if (!p) {
-    proto::set_error(resp, p.error());
-    return s->send(resp);
-  }
-  auto timeout = stop_timeout("restart.timeout_ms", r.timeout_ms(), **p);
+  stop_or_restart(s, "restart", r.name(), r.timeout_ms(), true, std::move(resp));
+}
+
+void Router::stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
+                             const std::string& name, uint32_t timeout_ms, bool restart,
+                             v1::Response resp) {
+  auto p = lookup(plugins_, command + ".name", name);
+  auto timeout = p ? stop_timeout(command + ".timeout_ms", timeout_ms, **p)
+                   : Result<std::chrono::milliseconds>(std::unexpected(p.error()));
   if (!timeout) {
     proto::set_error(resp, timeout.error());
     return s->send(resp);
   }
   Plugin* plugin = *p;
-  plugin->restart(*timeout, [weak = std::weak_ptr<Session>(s), plugin,
-                             resp = std::move(resp)](Result<void> done) mutable {
+  bool was_running = plugin->running();
+  auto reply = [weak = std::weak_ptr<Session>(s), plugin, was_running, restart,
+                resp = std::move(resp)](Result<void> done) mutable {
     auto session = weak.lock();
     if (!session) return;
-    plugin->fill_info(*resp.mutable_restart()->mutable_plugin());
+    auto* info =
+        restart ? resp.mutable_restart()->mutable_plugin() : resp.mutable_stop()->mutable_plugin();
+    plugin->fill_info(*info);
     if (!done) {
       proto::set_error(resp, done.error());
     } else {
-      proto::set_ok(resp, "restarted");
+      proto::set_ok(resp, restart ? "restarted" : was_running ? "stopped" : "already stopped");
     }
     session->send(resp);
-  });
+  };
+  if (restart) {
+    plugin->restart(*timeout, std::move(reply));
+  } else {
+    plugin->stop(*timeout, std::move(reply));
+  }
 }
 
 void Router::logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp) {

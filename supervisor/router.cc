@@ -69,9 +69,11 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
     fail(Code::kUnavailable, "corrald is shutting down");
     return;
   }
-  spdlog::debug("control: session {} uid {} request {} ({}) {}", session->id(), session->peer().uid,
-                req.id(), resp.correlation_id(),
-                req.GetDescriptor()->FindFieldByNumber(req.command_case())->name());
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("control: session {} uid {} request {} ({}) {}", session->id(),
+                  session->peer().uid, req.id(), resp.correlation_id(),
+                  req.GetDescriptor()->FindFieldByNumber(req.command_case())->name());
+  }
   switch (req.command_case()) {
     case v1::Request::kVersion:
       version(resp);

@@ -42,6 +42,9 @@ class Router {
   void stop(const std::shared_ptr<Session>& s, const v1::StopRequest& r, v1::Response resp);
   void restart(const std::shared_ptr<Session>& s, const v1::RestartRequest& r, v1::Response resp);
   void logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp);
+  void stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
+                       const std::string& name, uint32_t timeout_ms, bool restart,
+                       v1::Response resp);
 
   PluginManager& plugins_;
   uint32_t max_frame_bytes_;

@@ -31,12 +31,14 @@ struct Pipe {
   }
 };
 
-// Reads until EOF or the deadline.
-inline std::string drain(int fd, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+// Reads until EOF, until `needle` (if not empty) appears, or until the deadline.
+inline std::string read_until(int fd, const std::string& needle,
+                              std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
   std::string out;
   auto end = std::chrono::steady_clock::now() + deadline;
   char buf[4096];
-  while (std::chrono::steady_clock::now() < end) {
+  while ((needle.empty() || out.find(needle) == std::string::npos) &&
+         std::chrono::steady_clock::now() < end) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 50) <= 0) continue;
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -46,21 +48,7 @@ inline std::string drain(int fd, std::chrono::milliseconds deadline = std::chron
   return out;
 }
 
-// Reads until `needle` appears in the output (or the deadline passes).
-inline std::string read_until(int fd, const std::string& needle,
-                              std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  std::string out;
-  auto end = std::chrono::steady_clock::now() + deadline;
-  char buf[4096];
-  while (out.find(needle) == std::string::npos && std::chrono::steady_clock::now() < end) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 50) <= 0) continue;
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
+inline std::string drain(int fd) { return read_until(fd, ""); }
 
 inline bool gone(pid_t pid) {
   return ::access(("/proc/" + std::to_string(pid)).c_str(), F_OK) != 0;
