@@ -109,6 +109,14 @@ int Daemon::run() {
   spdlog::info("corrald ready (pid {}, {} plugin(s))", ::getpid(), plugins_->size());
 
   io_.run();
+  // Teardown from here on: asio restores SIG_DFL when the signal_set goes away, so a repeated
+  // SIGTERM would now kill us with a failure status. Keep such signals pending until exit.
+  sigset_t late;
+  sigemptyset(&late);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&late, sig);
+  if (::sigprocmask(SIG_BLOCK, &late, nullptr) != 0) {
+    spdlog::warn("cannot block signals for shutdown: {}", std::strerror(errno));
+  }
   spdlog::info("corrald stopped");
   return 0;
 }

@@ -138,7 +138,8 @@ void CorraldFixture::write_manifest(const std::string& file, const std::string& 
   std::ofstream(plugins_dir_ + "/" + file) << toml;
 }
 
-void CorraldFixture::start_daemon(const std::vector<std::string>& extra_flags) {
+void CorraldFixture::start_daemon(const std::vector<std::string>& extra_flags,
+                                  const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald",
                                    "--config",
                                    "/dev/null",
@@ -163,7 +164,13 @@ void CorraldFixture::start_daemon(const std::vector<std::string>& extra_flags) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  int rc = ::posix_spawn(&daemon_pid_, args[0], &fa, nullptr, args.data(), environ);
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e != nullptr; ++e) env_store.emplace_back(*e);
+  env_store.insert(env_store.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> env;
+  for (auto& e : env_store) env.push_back(e.data());
+  env.push_back(nullptr);
+  int rc = ::posix_spawn(&daemon_pid_, args[0], &fa, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&fa);
   ASSERT_EQ(rc, 0) << std::strerror(rc);
   bool up = wait_until([&] {

@@ -41,7 +41,8 @@ class CorraldFixture : public ::testing::Test {
   // Writes plugins/<file> before start_daemon().
   void write_manifest(const std::string& file, const std::string& toml);
   // Starts corrald and waits until its socket answers. Extra flags are appended.
-  void start_daemon(const std::vector<std::string>& extra_flags = {});
+  void start_daemon(const std::vector<std::string>& extra_flags = {},
+                    const std::vector<std::string>& extra_env = {});
   // SIGTERM, wait; returns corrald's exit status (as from waitpid) or -1 on timeout.
   int stop_daemon(std::chrono::milliseconds deadline = std::chrono::seconds(30));
 

@@ -1,8 +1,12 @@
 // Plugin lifecycle through a real corrald: autostart, list, stop, start, restart, logs, the
 // restart policies, stop escalation to SIGKILL, and a graceful daemon shutdown.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+
+#include <cstring>
 
 #include <gmock/gmock.h>
 
@@ -253,6 +257,44 @@ args = ["-c", "sleep 600 & echo child $!; wait"]
   auto c = client();
   ASSERT_TRUE(c.stop("forker", 0).has_value());
   EXPECT_TRUE(wait_until([&] { return !process_alive(child); }, 2s));
+}
+
+}  // namespace
+}  // namespace corral::e2e
+
+namespace corral::e2e {
+namespace {
+
+// corrald under a (fake) systemd: READY=1 once listening, WATCHDOG=1 pings at half the interval,
+// STOPPING=1 on SIGTERM. The notify socket is a datagram socket this test owns.
+TEST_F(Lifecycle, TalksToSystemdNotifySocket) {
+  std::string path = dir_ + "/notify.sock";
+  UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  write_manifest("sleeper.toml", kSleeper);
+  start_daemon({}, {"NOTIFY_SOCKET=" + path, "WATCHDOG_USEC=200000"});
+
+  std::vector<std::string> messages;
+  auto collect = [&](const std::string& want) {
+    return wait_until([&] {
+      char buf[512];
+      ssize_t n;
+      while ((n = ::recv(sock.get(), buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+        messages.emplace_back(buf, static_cast<size_t>(n));
+      }
+      int hits = 0;
+      for (const auto& m : messages) hits += m.find(want) != std::string::npos;
+      return hits >= (want == "WATCHDOG=1" ? 3 : 1);
+    });
+  };
+  ASSERT_TRUE(collect("READY=1"));
+  EXPECT_TRUE(collect("STATUS=supervising 1 plugin(s)"));
+  EXPECT_TRUE(collect("WATCHDOG=1")) << "three pings at a 100 ms period";
+  ASSERT_EQ(::kill(daemon_pid_, SIGTERM), 0);
+  EXPECT_TRUE(collect("STOPPING=1"));
 }
 
 }  // namespace
