@@ -47,6 +47,20 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
   return {};
 }
 
+Result<void> write_file(const std::string& path, std::string_view data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return sys_error("cannot open " + path);
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), data.data(), data.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return sys_error("cannot write \"" + std::string(data) + "\" to " + path);
+  if (static_cast<size_t>(n) != data.size()) {
+    return make_error(Code::kInternal, "short write to " + path);
+  }
+  return {};
+}
+
 Result<void> make_dirs(const std::string& path, mode_t mode) {
   if (path.empty()) return make_error(Code::kInvalidArgument, "empty directory path");
   std::string partial;

@@ -13,6 +13,9 @@ namespace corral {
 [[nodiscard]] Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 20);
 [[nodiscard]] Result<void> write_file_atomic(const std::string& path, std::string_view data,
                                              mode_t mode = 0644);
+// Writes data to an existing file (cgroup and proc knobs): one write, the kernel's errno on
+// failure.
+[[nodiscard]] Result<void> write_file(const std::string& path, std::string_view data);
 [[nodiscard]] Result<void> make_dirs(const std::string& path, mode_t mode = 0755);
 
 }  // namespace corral

@@ -1,0 +1,81 @@
+// Cgroup: one plugin's control group, whatever the host's hierarchy; CgroupBackend creates them.
+// A Cgroup is RAII: dropping it kills every process in it, waits for them to leave and removes
+// its directories, so nothing is left behind even after a failed launch. Limits are plain data;
+// a limit the host cannot enforce is an error at create(), never silently ignored.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "sandbox/cgroup_layout.h"
+
+namespace corral::sandbox {
+
+struct CpuMax {
+  uint64_t quota_us = 0;
+  uint64_t period_us = 100000;
+};
+
+struct CgroupLimits {
+  std::optional<uint64_t> memory_max;   // bytes; the OOM killer acts inside the group above it
+  std::optional<uint64_t> memory_high;  // bytes; reclaim pressure (v1: soft limit)
+  std::optional<uint64_t> swap_max;     // bytes of swap on top of memory_max
+  std::optional<CpuMax> cpu_max;        // bandwidth: quota per period
+  std::optional<uint32_t> cpu_weight;   // 1..10000, default 100 (v1: cpu.shares)
+  std::optional<uint64_t> pids_max;     // tasks, threads included
+  std::optional<uint32_t> io_weight;    // 1..10000 (v2 only)
+};
+
+class Cgroup {
+ public:
+  virtual ~Cgroup() = default;
+  [[nodiscard]] virtual const std::string& name() const = 0;
+  // Moves a process (and its future children) into every hierarchy of this cgroup.
+  [[nodiscard]] virtual Result<void> add(pid_t pid) = 0;
+  [[nodiscard]] virtual Result<std::vector<pid_t>> pids() const = 0;
+  [[nodiscard]] virtual Result<void> freeze(bool frozen) = 0;
+  // SIGKILL to every process in the group (cgroup.kill where the kernel has it).
+  [[nodiscard]] virtual Result<void> kill() = 0;
+  // kill(), wait up to `wait` for the group to empty, remove every directory. Idempotent.
+  [[nodiscard]] virtual Result<void> remove(std::chrono::milliseconds wait) = 0;
+  // The cgroup2 node: an O_DIRECTORY fd (for clone3's CLONE_INTO_CGROUP) and its id (the inode
+  // number, what bpf_get_current_cgroup_id() returns). -1 / 0 when the host has no cgroup2.
+  [[nodiscard]] virtual int v2_fd() const = 0;
+  [[nodiscard]] virtual uint64_t v2_id() const = 0;
+  // The directory holding a controller's files ("memory", "pids", ...; "" for the v2 node).
+  [[nodiscard]] virtual std::string dir(std::string_view controller) const = 0;
+};
+
+class CgroupBackend {
+ public:
+  virtual ~CgroupBackend() = default;
+  [[nodiscard]] virtual std::string_view kind() const = 0;
+  [[nodiscard]] virtual Result<std::unique_ptr<Cgroup>> create(const std::string& name,
+                                                               const CgroupLimits& limits) = 0;
+  // Removes the backend's parent directories once no cgroup is left under them.
+  [[nodiscard]] virtual Result<void> remove_parent() = 0;
+};
+
+// v2 on a unified host: plugin cgroups under `parent` (an absolute directory in the cgroup2
+// tree, created if missing, with the controllers the limits need enabled down to it).
+// v1/hybrid: plugin cgroups under <controller mount>/<parent> for memory, cpu, cpuacct, pids and
+// freezer, plus <cgroup2 mount>/<parent> nodes on hybrid hosts (for BPF attribution and kill).
+// `parent` for v1 is relative to each hierarchy's root.
+[[nodiscard]] Result<std::unique_ptr<CgroupBackend>> make_v2_backend(std::string parent);
+[[nodiscard]] Result<std::unique_ptr<CgroupBackend>> make_v1_backend(const CgroupLayout& layout,
+                                                                     std::string parent);
+
+// Waits until `cg` has no processes; kCgroupBusy-style error naming the survivors otherwise.
+[[nodiscard]] Result<void> wait_empty(const Cgroup& cg, std::chrono::milliseconds wait);
+// Parses a cgroup.procs file.
+[[nodiscard]] std::vector<pid_t> parse_pids(std::string_view text);
+
+}  // namespace corral::sandbox
