@@ -227,6 +227,13 @@ Result<v1::ListResponse> Client::list() {
                                  [](const v1::Response& r) { return r.list(); });
 }
 
+Result<v1::DoctorResponse> Client::doctor() {
+  v1::Request req;
+  req.mutable_doctor();
+  return unary<v1::DoctorResponse>(*this, std::move(req),
+                                   [](const v1::Response& r) { return r.doctor(); });
+}
+
 Result<v1::PluginInfo> Client::status(const std::string& name) {
   v1::Request req;
   req.mutable_status()->set_name(name);

@@ -41,6 +41,7 @@ class Client {
 
   [[nodiscard]] Result<v1::VersionResponse> version();
   [[nodiscard]] Result<v1::ListResponse> list();
+  [[nodiscard]] Result<v1::DoctorResponse> doctor();
   [[nodiscard]] Result<v1::PluginInfo> status(const std::string& name);
   [[nodiscard]] Result<v1::PluginInfo> start(const std::string& name);
   [[nodiscard]] Result<v1::PluginInfo> stop(const std::string& name, uint32_t timeout_ms = 0);

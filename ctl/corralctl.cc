@@ -71,6 +71,16 @@ int run(const std::string& cmd, const Options& o) {
     }
     return 0;
   }
+  if (cmd == "doctor") {
+    auto d = c.doctor();
+    if (!d) return fail(d.error());
+    if (o.json) {
+      print_json(*d);
+    } else {
+      std::cout << ctl::format_doctor(*d);
+    }
+    return 0;
+  }
   if (cmd == "list") {
     auto list = c.list();
     if (!list) return fail(list.error());
@@ -141,6 +151,7 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "client and daemon versions, negotiated protocol");
   app.add_subcommand("list", "every plugin with its state");
+  app.add_subcommand("doctor", "what this host's kernel offers the sandbox, as corrald sees it");
   for (const char* name : {"status", "start"}) {
     app.add_subcommand(name, std::string(name) + " a plugin")
         ->add_option("name", o.name, "plugin name")

@@ -99,6 +99,26 @@ std::string format_status(const v1::PluginInfo& p, int64_t now_ms) {
   return out;
 }
 
+std::string format_doctor(const v1::DoctorResponse& d) {
+  size_t width = 0;
+  for (const auto& c : d.checks()) width = std::max(width, c.name().size());
+  std::string out;
+  for (const auto& c : d.checks()) {
+    out += c.name() + std::string(width - c.name().size() + 2, ' ');
+    out += c.ok() ? "ok       " : "MISSING  ";
+    out += c.detail() + "\n";
+    if (!c.ok() && !c.without().empty()) {
+      out += std::string(width + 11, ' ') + "without it: " + c.without() + "\n";
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> active(d.active().begin(), d.active().end());
+  std::sort(active.begin(), active.end());
+  out += "\ncorrald uses:";
+  for (const auto& [k, v] : active) out += " " + k + "=" + v;
+  out += "\n";
+  return out;
+}
+
 std::string format_log_line(const v1::LogLine& line) {
   std::string out = line.text();
   if (line.truncated()) out += " [...]";

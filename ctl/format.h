@@ -15,6 +15,8 @@ namespace corral::ctl {
 [[nodiscard]] std::string format_duration_ms(int64_t ms);
 [[nodiscard]] std::string format_table(const v1::ListResponse& list, int64_t now_ms);
 [[nodiscard]] std::string format_status(const v1::PluginInfo& p, int64_t now_ms);
+// `corralctl doctor`: one line per host check, then what corrald uses.
+[[nodiscard]] std::string format_doctor(const v1::DoctorResponse& d);
 // One log line as shown by `corralctl logs` (stderr lines marked).
 [[nodiscard]] std::string format_log_line(const v1::LogLine& line);
 

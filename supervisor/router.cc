@@ -4,6 +4,7 @@
 
 #include "proto/frame.h"
 #include "proto/status.h"
+#include "sandbox/host_probe.h"
 #include "supervisor/plugin_manager.h"
 
 #ifndef CORRAL_VERSION
@@ -16,8 +17,8 @@ namespace {
 
 // name and the protocol version each command appeared in; field numbers come from the schema.
 constexpr std::pair<const char*, uint32_t> kCommandVersions[] = {
-    {"hello", 1}, {"version", 1}, {"list", 1},    {"status", 1},
-    {"start", 1}, {"stop", 1},    {"restart", 1}, {"logs", 1},
+    {"hello", 1}, {"version", 1}, {"list", 1}, {"status", 1}, {"start", 1},
+    {"stop", 1},  {"restart", 1}, {"logs", 1}, {"doctor", 1},
 };
 
 }  // namespace
@@ -77,6 +78,9 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
   switch (req.command_case()) {
     case v1::Request::kVersion:
       version(resp);
+      break;
+    case v1::Request::kDoctor:
+      doctor(resp);
       break;
     case v1::Request::kList:
       list(resp);
@@ -145,6 +149,21 @@ void Router::hello(Session& s, const v1::Request& req, v1::Response& resp) {
     ci->set_field_number(static_cast<uint32_t>(c.field_number));
   }
   for (const auto& [k, v] : features_) (*out->mutable_features())[k] = v;
+  proto::set_ok(resp);
+}
+
+void Router::doctor(v1::Response& resp) {
+  auto report = sandbox::probe_host();
+  auto* out = resp.mutable_doctor();
+  out->set_cgroup_mode(std::string(sandbox::cgroup_mode_name(report.cgroups.mode)));
+  for (const auto& c : report.checks) {
+    auto* check = out->add_checks();
+    check->set_name(c.name);
+    check->set_ok(c.ok);
+    check->set_detail(c.detail);
+    check->set_without(c.without);
+  }
+  for (const auto& [k, v] : features_) (*out->mutable_active())[k] = v;
   proto::set_ok(resp);
 }
 

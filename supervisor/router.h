@@ -36,6 +36,7 @@ class Router {
  private:
   void hello(Session& s, const v1::Request& req, v1::Response& resp);
   void version(v1::Response& resp);
+  void doctor(v1::Response& resp);
   void list(v1::Response& resp);
   void status(const v1::StatusRequest& r, v1::Response& resp);
   void start(const v1::StartRequest& r, v1::Response& resp);

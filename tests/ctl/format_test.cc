@@ -53,6 +53,25 @@ TEST(Format, StatusBlock) {
   EXPECT_THAT(s, HasSubstr("pid:            -\n"));
 }
 
+TEST(Format, Doctor) {
+  v1::DoctorResponse d;
+  auto* a = d.add_checks();
+  a->set_name("pidfd");
+  a->set_ok(true);
+  a->set_detail("pidfd_open");
+  auto* b = d.add_checks();
+  b->set_name("landlock");
+  b->set_detail("disabled");
+  b->set_without("mounts only");
+  (*d.mutable_active())["sandbox"] = "none";
+  (*d.mutable_active())["launcher"] = "direct";
+  EXPECT_EQ(format_doctor(d),
+            "pidfd     ok       pidfd_open\n"
+            "landlock  MISSING  disabled\n"
+            "                   without it: mounts only\n"
+            "\ncorrald uses: launcher=direct sandbox=none\n");
+}
+
 TEST(Format, States) {
   EXPECT_EQ(state_word(v1::STOPPING), "stopping");
   EXPECT_EQ(state_word(v1::EXITED), "exited");

@@ -70,6 +70,23 @@ TEST_F(Corralctl, ListStatusStartStopLogsVersion) {
   EXPECT_NE(status("alpha").pid(), before);
 }
 
+TEST_F(Corralctl, DoctorReportsTheHostAsCorraldSeesIt) {
+  start_with_two();
+  auto r = ctl({"doctor"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("cgroups +(ok|MISSING)"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("pidfd +ok"));
+  EXPECT_THAT(r.out, HasSubstr("corrald uses: "));
+  EXPECT_THAT(r.out, HasSubstr("launcher=direct"));
+  r = ctl({"--json", "doctor"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  v1::DoctorResponse d;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &d).ok()) << r.out;
+  EXPECT_FALSE(d.cgroup_mode().empty());
+  EXPECT_GE(d.checks_size(), 9);
+  EXPECT_EQ(d.active().at("launcher"), "direct");
+}
+
 TEST_F(Corralctl, JsonOutputIsMachineReadable) {
   start_with_two();
   auto r = ctl({"--json", "list"});

@@ -58,7 +58,7 @@ TEST_F(Protocol, HelloNegotiatesAndDiscoversCommands) {
     EXPECT_GT(c.field_number(), 0u);
   }
   EXPECT_THAT(names, ::testing::IsSupersetOf({"hello", "version", "list", "status", "start", "stop",
-                                              "restart", "logs"}));
+                                              "restart", "logs", "doctor"}));
   EXPECT_EQ(h.features().at("launcher"), "direct");
 }
 
