@@ -15,6 +15,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/types.h>
+
 #include "bench/bench_stats.h"
 #include "ctl/client.h"
 
@@ -74,14 +76,20 @@ int main(int argc, char** argv) {
   size_t req_bytes = req.ByteSizeLong() + 4;
   size_t resp_bytes = sample ? sample->ByteSizeLong() + 4 : 64;
 
+  // The peer is a separate process, like corrald, so both sides pay the same cross-process
+  // wake-ups; it echoes a response of corrald's size for each request of corrald's size.
   int sv[2];
-  socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
-  std::thread echo([&] {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 1;
+  pid_t echo = fork();
+  if (echo == 0) {
+    close(sv[0]);
     std::string in(req_bytes, '\0'), out(resp_bytes, 'x');
     while (rw_exact(sv[1], in.data(), in.size(), false)) {
       if (!rw_exact(sv[1], out.data(), out.size(), true)) break;
     }
-  });
+    _exit(0);
+  }
+  close(sv[1]);
 
   std::vector<double> corral_us, echo_us, connect_us;
   std::string in(resp_bytes, '\0'), out(req_bytes, 'r');
@@ -101,8 +109,8 @@ int main(int argc, char** argv) {
       if (!c || !c->list()) std::exit(1);
     }));
   }
-  ::shutdown(sv[0], SHUT_RDWR);
-  echo.join();
+  close(sv[0]);
+  waitpid(echo, nullptr, 0);
   std::printf("control round trips (%zu-byte request, %zu-byte response)\n", req_bytes, resp_bytes);
   corral::bench::report("corrald status request", corral_us);
   corral::bench::report("peer: raw AF_UNIX echo of the same sizes", echo_us);
