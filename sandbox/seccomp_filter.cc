@@ -1,0 +1,91 @@
+#include "sandbox/seccomp_filter.h"
+
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "common/unique_fd.h"
+
+namespace corral::sandbox {
+
+namespace {
+
+struct CtxDeleter {
+  void operator()(void* ctx) const { seccomp_release(ctx); }
+};
+using Ctx = std::unique_ptr<void, CtxDeleter>;
+
+uint32_t to_libseccomp(SeccompAction a, int errno_value) {
+  switch (a) {
+    case SeccompAction::kKillProcess:
+      return SCMP_ACT_KILL_PROCESS;
+    case SeccompAction::kErrno:
+      return SCMP_ACT_ERRNO(static_cast<uint32_t>(errno_value));
+    case SeccompAction::kLog:
+      return SCMP_ACT_LOG;
+    case SeccompAction::kNotify:
+      return SCMP_ACT_NOTIFY;
+  }
+  return SCMP_ACT_KILL_PROCESS;
+}
+
+// libseccomp returns -errno.
+Result<void> check(int rc, const std::string& what) {
+  if (rc < 0) return sys_error(what, -rc);
+  return {};
+}
+
+}  // namespace
+
+Result<SeccompFilter> SeccompFilter::build(const SeccompProfile& profile) {
+  if (profile.errno_value <= 0 || profile.errno_value > 4095) {
+    return make_error(Code::kInvalidArgument, "seccomp errno must be 1..4095");
+  }
+  Ctx ctx(seccomp_init(to_libseccomp(profile.default_action, profile.errno_value)));
+  if (!ctx) return make_error(Code::kInternal, "seccomp_init failed");
+  // A call from another architecture's ABI (i386 int 0x80, x32) kills the process: the allow-list
+  // is only meaningful for the native syscall table.
+  if (auto r = check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS),
+                     "seccomp: setting the bad-architecture action");
+      !r) {
+    return std::unexpected(r.error());
+  }
+  if (profile.allow_foreign_arch) {
+    for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
+      int rc = seccomp_arch_add(ctx.get(), arch);
+      if (rc < 0 && rc != -EEXIST) return sys_error("seccomp_arch_add", -rc);
+    }
+  }
+  for (const auto& name : profile.allow) {
+    int nr = seccomp_syscall_resolve_name(name.c_str());
+    if (nr == __NR_SCMP_ERROR) {
+      return make_error(Code::kInvalidArgument, "seccomp profile \"" + profile.name +
+                                                    "\": unknown system call \"" + name + "\"");
+    }
+    if (auto r =
+            check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), "seccomp: allowing " + name);
+        !r) {
+      return std::unexpected(r.error());
+    }
+  }
+  // libseccomp 2.5 exports only to an fd: use a memfd and read the program back.
+  UniqueFd mem(::memfd_create("corral-seccomp", MFD_CLOEXEC));
+  if (!mem) return sys_error("memfd_create for the seccomp program");
+  if (auto r = check(seccomp_export_bpf(ctx.get(), mem.get()), "seccomp_export_bpf"); !r) {
+    return std::unexpected(r.error());
+  }
+  off_t size = ::lseek(mem.get(), 0, SEEK_END);
+  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) {
+    return make_error(Code::kInternal,
+                      "seccomp_export_bpf wrote " + std::to_string(size) + " bytes");
+  }
+  std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
+  if (::pread(mem.get(), program.data(), static_cast<size_t>(size), 0) != size) {
+    return sys_error("reading the seccomp program back");
+  }
+  return SeccompFilter(profile, std::move(program));
+}
+
+}  // namespace corral::sandbox
