@@ -78,6 +78,10 @@ TEST_F(Corralctl, DoctorReportsTheHostAsCorraldSeesIt) {
   EXPECT_THAT(r.out, ::testing::ContainsRegex("pidfd +ok"));
   EXPECT_THAT(r.out, HasSubstr("corrald uses: "));
   EXPECT_THAT(r.out, HasSubstr("launcher=direct"));
+  if (std::getenv("CORRAL_IN_VM") != nullptr) {  // the v2 lane's kernel mounts only cgroup2
+    EXPECT_THAT(r.out, ::testing::ContainsRegex("cgroups +ok +unified \\(cgroup v2\\)"));
+    EXPECT_THAT(r.out, HasSubstr("with controllers: cpuset cpu io memory"));
+  }
   r = ctl({"--json", "doctor"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   v1::DoctorResponse d;

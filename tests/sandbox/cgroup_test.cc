@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <thread>
 
+#include <cstdlib>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -276,6 +278,112 @@ TEST_F(CgroupV2Node, LimitWithoutItsControllerIsAClearError) {
   ASSERT_FALSE(cg.has_value());
   EXPECT_THAT(cg.error().message, HasSubstr("the memory controller is not available"));
   EXPECT_FALSE(exists(parent_ + "/nomem"));
+}
+
+}  // namespace
+}  // namespace corral::sandbox
+
+namespace corral::sandbox {
+namespace {
+
+// v2 limits need a cgroup2 tree with controllers: a pure-v2 host, or the VM lane (tests/vm),
+// which sets CORRAL_IN_VM=1 and lets this fixture enable controllers at the VM's root, as
+// systemd does on a real host. On other hosts the root is never touched.
+class CgroupV2Limits : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
+    auto l = detect_cgroup_layout();
+    ASSERT_TRUE(l.has_value());
+    if (l->mode != CgroupMode::kUnified) GTEST_SKIP() << "needs a pure cgroup v2 host (v2 lane)";
+    root_ = l->unified;
+    if (std::getenv("CORRAL_IN_VM") != nullptr) {
+      ASSERT_TRUE(write_file(root_ + "/cgroup.subtree_control", "+memory +pids +cpu").has_value());
+    }
+    auto avail = v2_controllers(root_);
+    ASSERT_TRUE(avail.has_value());
+    for (const char* c : {"memory", "pids", "cpu"}) {
+      if (std::find(avail->begin(), avail->end(), c) == avail->end()) {
+        GTEST_SKIP() << "needs the cgroup v2 " << c << " controller";
+      }
+    }
+    parent_ = root_ + "/corral-test-" + std::to_string(::getpid());
+    auto b = make_v2_backend(parent_);
+    ASSERT_TRUE(b.has_value());
+    backend_ = std::move(*b);
+  }
+  void TearDown() override {
+    if (!backend_) return;
+    EXPECT_TRUE(backend_->remove_parent().has_value());
+    EXPECT_FALSE(exists(parent_));
+  }
+  std::string root_, parent_;
+  std::unique_ptr<CgroupBackend> backend_;
+};
+
+TEST_F(CgroupV2Limits, LimitsAreWrittenWhereTheKernelReadsThem) {
+  CgroupLimits l;
+  l.memory_max = 64 << 20;
+  l.memory_high = 48 << 20;
+  l.cpu_max = CpuMax{50000, 100000};
+  l.cpu_weight = 200;
+  l.pids_max = 42;
+  auto cg = backend_->create("limits", l);
+  ASSERT_TRUE(cg.has_value()) << cg.error().describe();
+  std::string d = (*cg)->dir("");
+  EXPECT_EQ(read(d + "/memory.max"), "67108864\n");
+  EXPECT_EQ(read(d + "/memory.high"), "50331648\n");
+  EXPECT_EQ(read(d + "/cpu.max"), "50000 100000\n");
+  EXPECT_EQ(read(d + "/cpu.weight"), "200\n");
+  EXPECT_EQ(read(d + "/pids.max"), "42\n");
+}
+
+TEST_F(CgroupV2Limits, PidsMaxStopsAForkBomb) {
+  CgroupLimits l;
+  l.pids_max = 5;
+  auto cg = backend_->create("forkbomb", l);
+  ASSERT_TRUE(cg.has_value()) << cg.error().describe();
+  Gated g = gated_sh(
+      "i=0; while [ $i -lt 30 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo spawned");
+  ASSERT_TRUE((*cg)->add(g.proc.pid()).has_value());
+  release(g);
+  std::string out = drain(g.out.get());
+  EXPECT_THAT(out, HasSubstr("fork"));
+  auto pids = (*cg)->pids();
+  ASSERT_TRUE(pids.has_value());
+  EXPECT_LE(pids->size(), 5u);
+  EXPECT_THAT(read((*cg)->dir("") + "/pids.events"), ::testing::ContainsRegex("max [1-9]"));
+}
+
+TEST_F(CgroupV2Limits, MemoryMaxOomKillsInsideTheGroup) {
+  if (!exists("/usr/bin/python3")) GTEST_SKIP() << "needs /usr/bin/python3";
+  CgroupLimits l;
+  l.memory_max = 32 << 20;
+  l.swap_max = 0;
+  auto cg = backend_->create("oom", l);
+  ASSERT_TRUE(cg.has_value()) << cg.error().describe();
+  Gated g = gated_sh("exec /usr/bin/python3 -c 'b = bytearray(256 << 20); print(len(b))'");
+  ASSERT_TRUE((*cg)->add(g.proc.pid()).has_value());
+  release(g);
+  auto st = g.proc.wait();
+  ASSERT_TRUE(st.has_value());
+  EXPECT_TRUE(st->signaled);
+  EXPECT_EQ(st->code, SIGKILL) << st->describe();
+  EXPECT_THAT(read((*cg)->dir("") + "/memory.events"), ::testing::ContainsRegex("oom_kill [1-9]"));
+}
+
+TEST_F(CgroupV2Limits, CpuMaxThrottles) {
+  CgroupLimits l;
+  l.cpu_max = CpuMax{10000, 100000};  // 10% of one CPU
+  auto cg = backend_->create("cpu", l);
+  ASSERT_TRUE(cg.has_value()) << cg.error().describe();
+  Gated g = gated_sh("while :; do :; done");
+  ASSERT_TRUE((*cg)->add(g.proc.pid()).has_value());
+  release(g);
+  std::this_thread::sleep_for(1s);
+  std::string stat = read((*cg)->dir("") + "/cpu.stat");
+  EXPECT_THAT(stat, ::testing::ContainsRegex("nr_throttled [1-9]")) << stat;
+  ASSERT_TRUE((*cg)->remove(2s).has_value());
 }
 
 }  // namespace
