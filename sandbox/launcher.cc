@@ -26,6 +26,7 @@ enum class Step : int {
   kChdir,
   kSetrlimit,
   kExecve,
+  kGate,
 };
 
 struct Report {
@@ -52,6 +53,8 @@ std::string step_name(const Report& r) {
       return "setrlimit(resource " + std::to_string(r.detail) + ")";
     case Step::kExecve:
       return "execve";
+    case Step::kGate:
+      return "waiting to be placed in its cgroup";
   }
   return "step " + std::to_string(r.step);
 }
@@ -65,8 +68,20 @@ std::string step_name(const Report& r) {
 }
 
 // Runs in the child: async-signal-safe calls only.
-[[noreturn]] void child(const LaunchSpec& spec, char* const* argv, char* const* envp,
-                        int report_fd) {
+[[noreturn]] void child(const LaunchSpec& spec, char* const* argv, char* const* envp, int report_fd,
+                        int gate_fd) {
+  if (gate_fd >= 0) {
+    // The parent writes one byte once we are in our cgroup; EOF means it gave up on us.
+    char go = 0;
+    ssize_t n;
+    do {
+      n = ::read(gate_fd, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      errno = n == 0 ? ECANCELED : errno;
+      fail(report_fd, Step::kGate);
+    }
+  }
   sigset_t none;
   sigemptyset(&none);
   if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail(report_fd, Step::kSignals);
@@ -146,6 +161,14 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   UniqueFd report_r(report[0]);
   UniqueFd report_w(report[1]);
 
+  UniqueFd gate_r, gate_w;
+  if (spec.cgroup != nullptr) {
+    int gate[2];
+    if (::pipe2(gate, O_CLOEXEC) != 0) return sys_error("creating the cgroup gate pipe");
+    gate_r.reset(gate[0]);
+    gate_w.reset(gate[1]);
+  }
+
   int pidfd = -1;
   clone_args args{};
   args.flags = CLONE_PIDFD;
@@ -153,10 +176,20 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   args.exit_signal = SIGCHLD;
   long pid = ::syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0) return sys_error("clone3 for " + spec.exec);
-  if (pid == 0) child(spec, argv.data(), envp.data(), report_w.get());
+  if (pid == 0) child(spec, argv.data(), envp.data(), report_w.get(), gate_r.get());
 
   Process proc(static_cast<pid_t>(pid), UniqueFd(pidfd));
   report_w.reset();
+  if (spec.cgroup != nullptr) {
+    gate_r.reset();
+    if (auto added = spec.cgroup->add(proc.pid()); !added) {
+      // Dropping proc kills and reaps the child, which never ran the program.
+      return std::unexpected(added.error().wrap("launching " + spec.exec +
+                                                ": placing it in cgroup " + spec.cgroup->name()));
+    }
+    if (::write(gate_w.get(), "g", 1) != 1) return sys_error("opening the cgroup gate");
+    gate_w.reset();
+  }
   Report r{};
   ssize_t n;
   do {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/process.h"
 
 namespace corral::sandbox {
@@ -31,6 +32,9 @@ struct LaunchSpec {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // If set, the child is moved into this cgroup (every hierarchy) before it can exec or fork:
+  // it waits on a gate the parent opens only after Cgroup::add succeeded. Not owned.
+  Cgroup* cgroup = nullptr;
 };
 
 class Launcher {

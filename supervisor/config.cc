@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <vector>
@@ -37,7 +38,7 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
   DaemonConfig c;
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(r.error());
-  r.reject_unknown(*doc, "", {"daemon", "control"});
+  r.reject_unknown(*doc, "", {"daemon", "control", "cgroup"});
 
   if (const toml::table* d = r.table(*doc, "daemon")) {
     r.reject_unknown(*d, "daemon",
@@ -87,6 +88,29 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     }
     if (auto v = r.integer(*ctl, "control", "max_connections", 1, 65536)) {
       c.max_connections = static_cast<uint32_t>(*v);
+    }
+  }
+  if (const toml::table* cg = r.table(*doc, "cgroup")) {
+    r.reject_unknown(*cg, "cgroup", {"mode", "parent"});
+    if (auto v = r.string(*cg, "cgroup", "mode")) {
+      if (*v == "auto" || *v == "none") {
+        c.cgroups = *v == "auto";
+      } else {
+        r.problem("cgroup.mode", "must be \"auto\" or \"none\", got \"" + *v + "\"");
+      }
+    }
+    if (auto v = r.string(*cg, "cgroup", "parent")) {
+      bool ok = !v->empty() && v->size() <= 64 && (*v)[0] != '.' &&
+                std::all_of(v->begin(), v->end(), [](char ch) {
+                  return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                         ch == '.';
+                });
+      if (ok) {
+        c.cgroup_parent = *v;
+      } else {
+        r.problem("cgroup.parent",
+                  "must be one directory name (A-Z a-z 0-9 - _ .), got \"" + *v + "\"");
+      }
     }
   }
   if (!r.ok()) return std::unexpected(r.error());

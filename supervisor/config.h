@@ -26,6 +26,10 @@ struct DaemonConfig {
   uint32_t max_frame_bytes = 1u << 20;
   uint32_t max_connections = 256;
 
+  bool cgroups = true;  // [cgroup] mode: "auto" (true) or "none"
+  std::string cgroup_parent =
+      "corral";  // v1: under each hierarchy root; v2: under corrald's cgroup
+
   [[nodiscard]] std::string socket_path() const {
     return socket.empty() ? runtime_dir + "/control.sock" : socket;
   }

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/files.h"
+#include "supervisor/cgroup_setup.h"
 
 namespace corral::supervisor {
 
@@ -42,7 +43,12 @@ Daemon::Daemon(DaemonConfig config) : config_(std::move(config)), signals_(io_),
 Daemon::~Daemon() {
   server_.reset();
   router_.reset();
-  plugins_.reset();
+  plugins_.reset();  // every plugin's cgroup is gone after this
+  if (cgroups_) {
+    if (auto r = cgroups_->remove_parent(); !r) {
+      spdlog::warn("cgroup: cannot remove the parent: {}", r.error().describe());
+    }
+  }
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::create(DaemonConfig config) {
@@ -63,7 +69,14 @@ Result<void> Daemon::init() {
   if (!set) return std::unexpected(set.error());
   for (const auto& p : set->problems) spdlog::error("manifest rejected: {}", p);
 
-  plugins_ = std::make_unique<PluginManager>(io_, launcher_, SteadyClock::instance(), log_dir);
+  auto cgroups = setup_cgroups(config_);
+  if (!cgroups) return std::unexpected(cgroups.error().wrap("setting up cgroups"));
+  cgroups_ = std::move(*cgroups);
+  spdlog::info("cgroup: {}", cgroups_ ? std::string(cgroups_->kind()) + ", plugins under \"" +
+                                            config_.cgroup_parent + "\""
+                                      : std::string("not used"));
+  plugins_ = std::make_unique<PluginManager>(io_, launcher_, SteadyClock::instance(), log_dir,
+                                             cgroups_.get());
   for (auto& m : set->manifests) plugins_->add(std::move(m));
   spdlog::info("loaded {} plugin manifest(s) from {} ({} rejected)", plugins_->size(),
                config_.plugins_dir, set->problems.size());
@@ -71,7 +84,7 @@ Result<void> Daemon::init() {
   std::map<std::string, std::string> features = {
       {"launcher", std::string(launcher_.name())},
       {"logs.follow", "1"},
-      {"cgroup", "none"},
+      {"cgroup", cgroups_ ? std::string(cgroups_->kind()) : std::string("none")},
       {"sandbox", "none"},
   };
   router_ = std::make_unique<Router>(*plugins_, config_.max_frame_bytes, std::move(features));

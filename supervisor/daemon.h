@@ -37,6 +37,7 @@ class Daemon {
   boost::asio::io_context io_;  // declared first: destroyed last, after everything using it
   UniqueFd lock_;
   sandbox::DirectLauncher launcher_;
+  std::unique_ptr<sandbox::CgroupBackend> cgroups_;  // null when cgroups are off or absent
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<ControlServer> server_;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <csignal>
+#include <cstdio>
 #include <map>
 
 #include "common/files.h"
@@ -92,7 +93,92 @@ void parse_limits(TomlReader& r, const toml::table& t, PluginLimits& l) {
   }
 }
 
+// A size as a TOML integer (bytes) or a string with a K/M/G/T suffix.
+std::optional<uint64_t> size_value(TomlReader& r, const toml::table& t, std::string_view key,
+                                   uint64_t min, uint64_t max) {
+  const toml::node* node = t.get(key);
+  if (node == nullptr) return std::nullopt;
+  std::string full = "resources." + std::string(key);
+  std::optional<uint64_t> v;
+  if (node->is_integer() && node->as_integer()->get() >= 0) {
+    v = static_cast<uint64_t>(node->as_integer()->get());
+  } else if (node->is_string()) {
+    v = parse_size(node->as_string()->get());
+  }
+  if (!v) {
+    r.problem(full, "must be a size in bytes: an integer or a string such as \"256M\" or \"2G\"");
+    return std::nullopt;
+  }
+  if (*v < min || *v > max) {
+    r.problem(full, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                        " bytes, got " + std::to_string(*v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+void parse_resources(TomlReader& r, const toml::table& t, sandbox::CgroupLimits& l) {
+  r.reject_unknown(t, "resources",
+                   {"memory_max", "memory_high", "swap_max", "cpu_max", "cpu_weight", "pids_max"});
+  constexpr uint64_t kMiB = 1 << 20;
+  constexpr uint64_t kTiB = uint64_t{1} << 40;
+  l.memory_max = size_value(r, t, "memory_max", 4 * kMiB, 64 * kTiB);
+  l.memory_high = size_value(r, t, "memory_high", 4 * kMiB, 64 * kTiB);
+  l.swap_max = size_value(r, t, "swap_max", 0, 64 * kTiB);
+  if (auto v = r.string(t, "resources", "cpu_max")) {
+    // "50%" of one CPU, up to "1600%" (16 CPUs); bandwidth over a 100 ms period.
+    unsigned pct = 0;
+    char tail = 0;
+    if (std::sscanf(v->c_str(), "%u%%%c", &pct, &tail) == 1 && v->back() == '%' && pct >= 1 &&
+        pct <= 1600) {
+      l.cpu_max = sandbox::CpuMax{uint64_t{pct} * 1000, 100000};
+    } else {
+      r.problem("resources.cpu_max",
+                "must be a percentage of one CPU from \"1%\" to \"1600%\", got \"" + *v + "\"");
+    }
+  }
+  if (auto v = r.integer(t, "resources", "cpu_weight", 1, 10000)) {
+    l.cpu_weight = static_cast<uint32_t>(*v);
+  }
+  if (auto v = r.integer(t, "resources", "pids_max", 1, 1 << 22)) {
+    l.pids_max = static_cast<uint64_t>(*v);
+  }
+  if (l.memory_high && l.memory_max && *l.memory_high > *l.memory_max) {
+    r.problem("resources.memory_high", "must not exceed resources.memory_max");
+  }
+}
+
 }  // namespace
+
+std::optional<uint64_t> parse_size(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  uint64_t mult = 1;
+  switch (s.back()) {
+    case 'K':
+      mult = uint64_t{1} << 10;
+      break;
+    case 'M':
+      mult = uint64_t{1} << 20;
+      break;
+    case 'G':
+      mult = uint64_t{1} << 30;
+      break;
+    case 'T':
+      mult = uint64_t{1} << 40;
+      break;
+    default:
+      break;
+  }
+  if (mult != 1) s.remove_suffix(1);
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > UINT64_MAX / mult) return std::nullopt;
+  return v * mult;
+}
 
 bool valid_plugin_name(std::string_view name) {
   if (name.empty() || name.size() > 63) return false;
@@ -118,7 +204,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
   if (!doc) return std::unexpected(r.error());
   r.reject_unknown(*doc, "",
                    {"name", "exec", "args", "env", "working_dir", "autostart", "restart", "stop",
-                    "limits", "logs"});
+                    "limits", "resources", "logs"});
 
   if (auto v = r.string(*doc, "", "name")) {
     if (valid_plugin_name(*v)) {
@@ -181,6 +267,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
     }
   }
   if (const toml::table* t = r.table(*doc, "limits")) parse_limits(r, *t, m.limits);
+  if (const toml::table* t = r.table(*doc, "resources")) parse_resources(r, *t, m.resources);
+  if (const toml::table* t = r.table(*doc, "resources")) parse_resources(r, *t, m.resources);
   if (const toml::table* t = r.table(*doc, "logs")) {
     r.reject_unknown(*t, "logs", {"ring_lines", "file_max_bytes"});
     if (auto v = r.integer(*t, "logs", "ring_lines", 1, 1000000)) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "sandbox/cgroup.h"
 #include "supervisor/restart_policy.h"
 
 namespace corral::supervisor {
@@ -34,6 +35,7 @@ struct Manifest {
   int stop_signal = 15;  // SIGTERM
   std::chrono::milliseconds stop_timeout{5000};
   PluginLimits limits;
+  sandbox::CgroupLimits resources;  // [resources]: enforced through the plugin's own cgroup
   uint32_t log_ring_lines = 1000;
   uint64_t log_file_max_bytes = 1 << 20;
   std::string source;  // the manifest file it came from
@@ -42,6 +44,8 @@ struct Manifest {
 // [A-Za-z0-9][A-Za-z0-9_.-]{0,62}
 [[nodiscard]] bool valid_plugin_name(std::string_view name);
 [[nodiscard]] std::optional<int> parse_signal_name(std::string_view name);
+// "512K", "256M", "2G", "1T" (powers of 1024) or plain digits; nullopt if malformed or overflowing.
+[[nodiscard]] std::optional<uint64_t> parse_size(std::string_view s);
 
 [[nodiscard]] Result<Manifest> parse_manifest(std::string_view text, const std::string& source);
 

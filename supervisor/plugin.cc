@@ -30,10 +30,11 @@ std::vector<sandbox::Rlimit> rlimits_of(const PluginLimits& l) {
 }  // namespace
 
 Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& clock,
-               Manifest manifest, const std::string& log_dir)
+               Manifest manifest, const std::string& log_dir, sandbox::CgroupBackend* cgroups)
     : io_(io),
       launcher_(launcher),
       clock_(clock),
+      cgroups_(cgroups),
       manifest_(std::move(manifest)),
       logs_(manifest_.log_ring_lines,
             log_dir.empty() ? std::string() : log_dir + "/" + manifest_.name + ".log",
@@ -71,6 +72,27 @@ Result<void> Plugin::start() {
   return launch();
 }
 
+Result<void> Plugin::launch_failed(const Error& err) {
+  last_error_ = err.describe();
+  logs_.note("launch failed: " + last_error_, unix_now_ms());
+  spdlog::error("plugin {}: launch failed: {}", name(), last_error_);
+  if (auto delay = backoff_.on_launch_failed()) {
+    schedule_restart(*delay);
+  } else {
+    state_ = v1::FAILED;
+  }
+  return std::unexpected(err.wrap("starting plugin '" + name() + "'"));
+}
+
+void Plugin::remove_cgroup() {
+  if (!cgroup_) return;
+  // Kills whatever the plugin left behind, even processes that escaped its process group.
+  if (auto r = cgroup_->remove(std::chrono::seconds(2)); !r) {
+    spdlog::error("plugin {}: cannot remove its cgroup: {}", name(), r.error().describe());
+  }
+  cgroup_.reset();
+}
+
 Result<void> Plugin::launch() {
   int out[2];
   int err[2];
@@ -79,21 +101,27 @@ Result<void> Plugin::launch() {
   if (::pipe2(err, O_CLOEXEC) != 0) return sys_error("creating stderr pipe for " + name());
   UniqueFd err_r(err[0]), err_w(err[1]);
 
-  auto proc = launcher_.launch(make_spec(out_w.get(), err_w.get()));
+  const auto& res = manifest_.resources;
+  bool wants_limits = res.memory_max || res.memory_high || res.swap_max || res.cpu_max ||
+                      res.cpu_weight || res.pids_max || res.io_weight;
+  std::unique_ptr<sandbox::Cgroup> cgroup;
+  if (cgroups_ != nullptr) {
+    auto cg = cgroups_->create(name(), res);
+    if (!cg) return launch_failed(cg.error().wrap("creating its cgroup"));
+    cgroup = std::move(*cg);
+  } else if (wants_limits) {
+    return launch_failed(Error{Code::kFailedPrecondition, 0,
+                               "[resources] need cgroups, which corrald does not use on this host "
+                               "(see corralctl doctor and the [cgroup] config section)"});
+  }
+  auto spec = make_spec(out_w.get(), err_w.get());
+  spec.cgroup = cgroup.get();
+  auto proc = launcher_.launch(spec);
   out_w.reset();
   err_w.reset();
   int64_t now = unix_now_ms();
-  if (!proc) {
-    last_error_ = proc.error().describe();
-    logs_.note("launch failed: " + last_error_, now);
-    spdlog::error("plugin {}: launch failed: {}", name(), last_error_);
-    if (auto delay = backoff_.on_launch_failed()) {
-      schedule_restart(*delay);
-    } else {
-      state_ = v1::FAILED;
-    }
-    return std::unexpected(proc.error().wrap("starting plugin '" + name() + "'"));
-  }
+  if (!proc) return launch_failed(proc.error());  // the cgroup goes with `cgroup`
+  cgroup_ = std::move(cgroup);
   last_error_.clear();
   proc_.emplace(std::move(*proc));
   state_ = v1::RUNNING;
@@ -153,6 +181,7 @@ void Plugin::on_exit_ready() {
   sandbox::ExitStatus status = **st;
   pid_t pid = proc_->pid();
   proc_.reset();
+  remove_cgroup();
   exit_watch_.reset();
   ++timer_generation_;
   kill_timer_.cancel();
@@ -213,6 +242,7 @@ void Plugin::stop(milliseconds timeout, Done done) {
         if (auto r = proc_->signal_group(SIGKILL); !r) {
           (void)proc_->signal(SIGKILL);
         }
+        if (cgroup_) (void)cgroup_->kill();
       });
       return;
     }
@@ -269,6 +299,7 @@ void Plugin::fill_info(v1::PluginInfo& out) const {
   out.set_next_restart_unix_ms(state_ == v1::BACKOFF ? next_restart_ms_ : 0);
   out.set_last_error(last_error_);
   out.set_log_lines(logs_.total_lines());
+  if (cgroup_) out.set_cgroup(cgroup_->dir("").empty() ? cgroup_->dir("memory") : cgroup_->dir(""));
 }
 
 }  // namespace corral::supervisor

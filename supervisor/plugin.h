@@ -29,8 +29,9 @@ class Plugin {
  public:
   using Done = std::function<void(Result<void>)>;
 
+  // cgroups may be null (cgroups off or absent): then a manifest with [resources] cannot launch.
   Plugin(boost::asio::io_context& io, sandbox::Launcher& launcher, const Clock& clock,
-         Manifest manifest, const std::string& log_dir);
+         Manifest manifest, const std::string& log_dir, sandbox::CgroupBackend* cgroups);
   ~Plugin();
   Plugin(const Plugin&) = delete;
   Plugin& operator=(const Plugin&) = delete;
@@ -52,6 +53,8 @@ class Plugin {
 
  private:
   [[nodiscard]] Result<void> launch();
+  [[nodiscard]] Result<void> launch_failed(const Error& err);
+  void remove_cgroup();
   [[nodiscard]] sandbox::LaunchSpec make_spec(int stdout_fd, int stderr_fd) const;
   void watch_exit();
   void on_exit_ready();
@@ -61,12 +64,14 @@ class Plugin {
   boost::asio::io_context& io_;
   sandbox::Launcher& launcher_;
   const Clock& clock_;
+  sandbox::CgroupBackend* cgroups_;
   Manifest manifest_;
   LogBuffer logs_;
   RestartBackoff backoff_;
 
   v1::PluginState state_ = v1::STOPPED;
   std::optional<sandbox::Process> proc_;
+  std::unique_ptr<sandbox::Cgroup> cgroup_;  // this run's cgroup; removed when the run ends
   std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;
   std::vector<std::shared_ptr<OutputPipe>> pipes_;
   boost::asio::steady_timer restart_timer_;

@@ -5,13 +5,18 @@
 namespace corral::supervisor {
 
 PluginManager::PluginManager(boost::asio::io_context& io, sandbox::Launcher& launcher,
-                             const Clock& clock, std::string log_dir)
-    : io_(io), launcher_(launcher), clock_(clock), log_dir_(std::move(log_dir)) {}
+                             const Clock& clock, std::string log_dir,
+                             sandbox::CgroupBackend* cgroups)
+    : io_(io),
+      launcher_(launcher),
+      clock_(clock),
+      log_dir_(std::move(log_dir)),
+      cgroups_(cgroups) {}
 
 void PluginManager::add(Manifest manifest) {
   std::string name = manifest.name;
-  plugins_.emplace(name,
-                   std::make_unique<Plugin>(io_, launcher_, clock_, std::move(manifest), log_dir_));
+  plugins_.emplace(name, std::make_unique<Plugin>(io_, launcher_, clock_, std::move(manifest),
+                                                  log_dir_, cgroups_));
 }
 
 Plugin* PluginManager::find(std::string_view name) {

@@ -228,7 +228,8 @@ TEST_F(CheckConfig, LiveSocketElsewhereIsNotStolen) {
 
 TEST_F(CheckConfig, SocketHasTheConfiguredMode) {
   std::string conf = dir_ + "/corrald.toml";
-  std::ofstream(conf) << "[control]\nsocket_mode = \"0600\"\nsocket_group = \"root\"\n";
+  std::ofstream(conf) << "[control]\nsocket_mode = \"0600\"\nsocket_group = \"root\"\n"
+                      << cgroup_section();
   write_manifest("a.toml", "name = \"a\"\nexec = \"/bin/true\"\nautostart = false\n");
   start_daemon({"--config", conf});
   struct stat st {};
@@ -262,7 +263,7 @@ namespace {
 
 TEST_F(CheckConfig, ConnectionCapRefusesTheExtraClientClearly) {
   std::string conf = dir_ + "/corrald.toml";
-  std::ofstream(conf) << "[control]\nmax_connections = 2\n";
+  std::ofstream(conf) << "[control]\nmax_connections = 2\n" << cgroup_section();
   start_daemon({"--config", conf});
   // start_daemon's readiness probe connected and left; wait until corrald has noticed.
   UniqueFd a = raw_connect();

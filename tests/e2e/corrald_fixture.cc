@@ -138,11 +138,17 @@ void CorraldFixture::write_manifest(const std::string& file, const std::string& 
   std::ofstream(plugins_dir_ + "/" + file) << toml;
 }
 
+std::string CorraldFixture::cgroup_section() const {
+  return "\n[cgroup]\nparent = \"corral-e2e-" + std::to_string(::getpid()) + "\"\n";
+}
+
 void CorraldFixture::start_daemon(const std::vector<std::string>& extra_flags,
                                   const std::vector<std::string>& extra_env) {
+  std::string default_config = dir_ + "/default.toml";
+  std::ofstream(default_config) << cgroup_section();
   std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald",
                                    "--config",
-                                   "/dev/null",
+                                   default_config,
                                    "--runtime-dir",
                                    runtime_dir_,
                                    "--state-dir",

@@ -53,6 +53,9 @@ class CorraldFixture : public ::testing::Test {
   bool wait_state(const std::string& name, v1::PluginState state,
                   std::chrono::milliseconds deadline = std::chrono::seconds(10));
   [[nodiscard]] std::string daemon_log() const;
+  // The [cgroup] section every test config needs: a parent unique to this test process, so
+  // daemons running side by side never share plugin cgroups.
+  [[nodiscard]] std::string cgroup_section() const;
   // A raw connected socket (no Hello) for protocol abuse tests.
   [[nodiscard]] UniqueFd raw_connect() const;
 

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <gmock/gmock.h>
 
@@ -295,6 +297,117 @@ TEST_F(Lifecycle, TalksToSystemdNotifySocket) {
   EXPECT_TRUE(collect("WATCHDOG=1")) << "three pings at a 100 ms period";
   ASSERT_EQ(::kill(daemon_pid_, SIGTERM), 0);
   EXPECT_TRUE(collect("STOPPING=1"));
+}
+
+}  // namespace
+}  // namespace corral::e2e
+
+namespace corral::e2e {
+namespace {
+
+std::string slurp_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Each run of a plugin lives in its own cgroup with the manifest's [resources]: the kernel
+// enforces them, the cgroup holds every process the plugin made, and it is gone after the run.
+class Resources : public CorraldFixture {};
+
+TEST_F(Resources, EachRunHasItsOwnCgroupWithTheManifestLimits) {
+  write_manifest("capped.toml", R"x(name = "capped"
+exec = "/bin/sh"
+args = ["-c", "sleep 600 & exec sleep 600"]
+[resources]
+memory_max = "64M"
+pids_max = 16
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_state("capped", v1::RUNNING));
+  ASSERT_TRUE(wait_until([&] { return !status("capped").cgroup().empty(); }));
+  auto info = status("capped");
+  std::string dir = info.cgroup();
+  EXPECT_THAT(dir, HasSubstr("corral-e2e-"));
+  EXPECT_THAT(slurp_file(dir + "/cgroup.procs"), HasSubstr(std::to_string(info.pid())));
+  std::string self = slurp_file("/proc/" + std::to_string(info.pid()) + "/cgroup");
+  EXPECT_THAT(self, HasSubstr("/capped\n"));
+  // Where the memory limit lives: the v1 memory hierarchy if the host has one, else the node.
+  size_t mem = self.find(":memory:");
+  std::string limit_file = mem != std::string::npos
+                               ? "/sys/fs/cgroup/memory" +
+                                     self.substr(mem + 8, self.find('\n', mem) - mem - 8) +
+                                     "/memory.limit_in_bytes"
+                               : dir + "/memory.max";
+  EXPECT_EQ(slurp_file(limit_file), "67108864\n") << limit_file;
+  auto c = client();
+  ASSERT_TRUE(c.stop("capped", 0).has_value());
+  struct stat st {};
+  EXPECT_NE(::stat(dir.c_str(), &st), 0) << dir << " must be removed after the run";
+  EXPECT_TRUE(status("capped").cgroup().empty());
+}
+
+TEST_F(Resources, MemoryLimitOomKillsThePluginNotTheHost) {
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/python3";
+  write_manifest("hog.toml", R"x(name = "hog"
+exec = "/usr/bin/python3"
+args = ["-c", "b = bytearray(512 << 20); print('survived')"]
+[restart]
+policy = "no"
+[resources]
+memory_max = "32M"
+swap_max = 0
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_state("hog", v1::EXITED));
+  auto info = status("hog");
+  EXPECT_TRUE(info.last_exit().signaled());
+  EXPECT_EQ(info.last_exit().code(), SIGKILL) << info.last_exit().description();
+  EXPECT_TRUE(process_alive(daemon_pid_));
+}
+
+TEST_F(Resources, ProcessesThatLeaveTheGroupDieWithThePlugin) {
+  // setsid puts the grandchild in its own session and process group: only the cgroup holds it.
+  write_manifest("escaper.toml", R"x(name = "escaper"
+exec = "/bin/sh"
+args = ["-c", "setsid sleep 600 & echo child $!; exec sleep 600"]
+)x");
+  start_daemon();
+  pid_t child = 0;
+  ASSERT_TRUE(wait_until([&] {
+    auto c = client();
+    v1::Request req;
+    req.mutable_logs()->set_name("escaper");
+    auto r = c.call(req);
+    if (!r) return false;
+    for (const auto& l : r->logs().lines()) {
+      if (l.text().rfind("child ", 0) == 0) child = std::stoi(l.text().substr(6));
+    }
+    return child > 0;
+  }));
+  ASSERT_TRUE(process_alive(child));
+  auto c = client();
+  ASSERT_TRUE(c.stop("escaper", 0).has_value());
+  EXPECT_TRUE(wait_until([&] { return !process_alive(child); }, 3s));
+}
+
+TEST_F(Resources, WithoutCgroupsALimitedPluginFailsClearly) {
+  std::string conf = dir_ + "/nocg.toml";
+  std::ofstream(conf) << "[cgroup]\nmode = \"none\"\n";
+  write_manifest("capped.toml", R"x(name = "capped"
+exec = "/bin/true"
+[restart]
+policy = "no"
+[resources]
+pids_max = 4
+)x");
+  write_manifest("free.toml", "name = \"free\"\nexec = \"/bin/sleep\"\nargs = [\"600\"]\n");
+  start_daemon({"--config", conf});
+  ASSERT_TRUE(wait_state("capped", v1::FAILED));
+  EXPECT_THAT(status("capped").last_error(), HasSubstr("[resources] need cgroups"));
+  EXPECT_TRUE(wait_state("free", v1::RUNNING));
+  EXPECT_TRUE(status("free").cgroup().empty());
 }
 
 }  // namespace

@@ -71,6 +71,17 @@ socket_mode = "0666"
   EXPECT_THAT(m, HasSubstr("bad.toml: extra: unknown key"));
 }
 
+TEST(DaemonConfig, CgroupSection) {
+  auto c = parse_daemon_config("[cgroup]\nmode = \"none\"\nparent = \"corral-x\"\n", "c.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_FALSE(c->cgroups);
+  EXPECT_EQ(c->cgroup_parent, "corral-x");
+  auto bad = parse_daemon_config("[cgroup]\nmode = \"v3\"\nparent = \"../escape\"\n", "c.toml");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message, HasSubstr("cgroup.mode: must be \"auto\" or \"none\""));
+  EXPECT_THAT(bad.error().message, HasSubstr("cgroup.parent: must be one directory name"));
+}
+
 TEST(DaemonConfig, SyntaxErrorNamesLine) {
   auto c = parse_daemon_config("[daemon]\nruntime_dir = \n", "syn.toml");
   ASSERT_FALSE(c.has_value());

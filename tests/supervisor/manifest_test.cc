@@ -79,6 +79,42 @@ file_max_bytes = 8192
   EXPECT_EQ(m->log_file_max_bytes, 8192u);
 }
 
+TEST(Manifest, Resources) {
+  auto m = parse_manifest(R"x(name = "r"
+exec = "/bin/true"
+[resources]
+memory_max = "256M"
+memory_high = 134217728
+swap_max = "0"
+cpu_max = "50%"
+cpu_weight = 300
+pids_max = 64
+)x",
+                          "r.toml");
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  EXPECT_EQ(*m->resources.memory_max, 256u << 20);
+  EXPECT_EQ(*m->resources.memory_high, 128u << 20);
+  EXPECT_EQ(*m->resources.swap_max, 0u);
+  EXPECT_EQ(m->resources.cpu_max->quota_us, 50000u);
+  EXPECT_EQ(m->resources.cpu_max->period_us, 100000u);
+  EXPECT_EQ(*m->resources.cpu_weight, 300u);
+  EXPECT_EQ(*m->resources.pids_max, 64u);
+}
+
+TEST(Manifest, ParseSize) {
+  EXPECT_EQ(parse_size("0"), 0u);
+  EXPECT_EQ(parse_size("512K"), 512u << 10);
+  EXPECT_EQ(parse_size("2G"), 2ull << 30);
+  EXPECT_EQ(parse_size("1T"), 1ull << 40);
+  EXPECT_FALSE(parse_size("").has_value());
+  EXPECT_FALSE(parse_size("M").has_value());
+  EXPECT_FALSE(parse_size("1.5G").has_value());
+  EXPECT_FALSE(parse_size("-1").has_value());
+  EXPECT_FALSE(parse_size("10m").has_value());
+  EXPECT_FALSE(parse_size("99999999999999999999").has_value());
+  EXPECT_FALSE(parse_size("9999999999999T").has_value());
+}
+
 struct BadCase {
   const char* toml;
   const char* expect;
@@ -137,6 +173,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[logs]\nring_lines=0", "logs.ring_lines"},
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\nexe=\"/x\"", "p.toml: exe: unknown key"},
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\nrestart=\"always\"", "restart: must be a table"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[resources]\nmemory_max=\"lots\"",
+                "resources.memory_max: must be a size in bytes"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[resources]\nmemory_max=1024",
+                "resources.memory_max: must be between 4194304"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[resources]\ncpu_max=\"0.5\"",
+                "resources.cpu_max: must be a percentage"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[resources]\ncpu_max=\"2000%\"",
+                "resources.cpu_max"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[resources]\npids_max=0", "resources.pids_max"},
+        BadCase{"name = "
+                "\"a\"\nexec=\"/bin/true\"\n[resources]\nmemory_high=\"64M\"\nmemory_max=\"32M\"",
+                "resources.memory_high: must not exceed resources.memory_max"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[resources]\nmemory=1",
+                "resources.memory: unknown"},
         BadCase{"name = [", "p.toml: line 1"}));
 
 class ManifestDir : public ::testing::Test {
