@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -27,6 +29,8 @@ enum class Step : int {
   kSetrlimit,
   kExecve,
   kGate,
+  kNoNewPrivs,
+  kSeccomp,
 };
 
 struct Report {
@@ -55,6 +59,10 @@ std::string step_name(const Report& r) {
       return "execve";
     case Step::kGate:
       return "waiting to be placed in its cgroup";
+    case Step::kNoNewPrivs:
+      return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case Step::kSeccomp:
+      return "installing the seccomp filter";
   }
   return "step " + std::to_string(r.step);
 }
@@ -117,6 +125,14 @@ std::string step_name(const Report& r) {
     rlimit rl{l.soft, l.hard};
     if (::setrlimit(static_cast<__rlimit_resource>(l.resource), &rl) != 0) {
       fail(report_fd, Step::kSetrlimit, l.resource);
+    }
+  }
+  if (spec.seccomp != nullptr) {
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(report_fd, Step::kNoNewPrivs);
+    sock_fprog prog{static_cast<unsigned short>(spec.seccomp->size()),
+                    const_cast<sock_filter*>(spec.seccomp->data())};
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+      fail(report_fd, Step::kSeccomp);
     }
   }
   ::execve(spec.exec.c_str(), argv, envp);

@@ -4,6 +4,7 @@
 // sandbox of a later issue is a second implementation behind the same interface.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/resource.h>
 
 #include <string>
@@ -35,6 +36,9 @@ struct LaunchSpec {
   // If set, the child is moved into this cgroup (every hierarchy) before it can exec or fork:
   // it waits on a gate the parent opens only after Cgroup::add succeeded. Not owned.
   Cgroup* cgroup = nullptr;
+  // If set: no_new_privs, then this seccomp program installed as the last step before execve
+  // (so the program's own exec is the first call it filters). Not owned.
+  const std::vector<sock_filter>* seccomp = nullptr;
 };
 
 class Launcher {

@@ -148,6 +148,48 @@ void parse_resources(TomlReader& r, const toml::table& t, sandbox::CgroupLimits&
   }
 }
 
+void parse_sandbox(TomlReader& r, const toml::table* t, Manifest& m) {
+  std::string profile = "default";
+  std::vector<std::string> add, remove;
+  std::string action = "errno";
+  if (t != nullptr) {
+    r.reject_unknown(*t, "sandbox", {"seccomp", "seccomp_action", "seccomp_allow", "seccomp_deny"});
+    if (auto v = r.string(*t, "sandbox", "seccomp")) profile = *v;
+    if (auto v = r.string(*t, "sandbox", "seccomp_action")) action = *v;
+    if (auto v = r.strings(*t, "sandbox", "seccomp_allow", 512)) add = std::move(*v);
+    if (auto v = r.strings(*t, "sandbox", "seccomp_deny", 512)) remove = std::move(*v);
+  }
+  if (profile == "none") {
+    if (!add.empty() || !remove.empty()) {
+      r.problem("sandbox.seccomp", "is \"none\": seccomp_allow and seccomp_deny make no sense");
+    }
+    m.seccomp.reset();
+    return;
+  }
+  auto base = sandbox::builtin_seccomp_profile(profile);
+  if (!base) {
+    r.problem("sandbox.seccomp", base.error().message + " or \"none\"");
+    return;
+  }
+  auto act = sandbox::parse_seccomp_action(action);
+  if (!act) {
+    r.problem("sandbox.seccomp_action", act.error().message);
+    return;
+  }
+  if (*act == sandbox::SeccompAction::kNotify) {
+    r.problem("sandbox.seccomp_action",
+              "\"notify\" needs corrald's violation handler, which this release does not have yet");
+    return;
+  }
+  base->default_action = *act;
+  auto custom = sandbox::customize_profile(std::move(*base), add, remove);
+  if (!custom) {
+    r.problem("sandbox", custom.error().message);
+    return;
+  }
+  m.seccomp = std::move(*custom);
+}
+
 }  // namespace
 
 std::optional<uint64_t> parse_size(std::string_view s) {
@@ -204,7 +246,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
   if (!doc) return std::unexpected(r.error());
   r.reject_unknown(*doc, "",
                    {"name", "exec", "args", "env", "working_dir", "autostart", "restart", "stop",
-                    "limits", "resources", "logs"});
+                    "limits", "resources", "sandbox", "logs"});
 
   if (auto v = r.string(*doc, "", "name")) {
     if (valid_plugin_name(*v)) {
@@ -268,7 +310,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
   }
   if (const toml::table* t = r.table(*doc, "limits")) parse_limits(r, *t, m.limits);
   if (const toml::table* t = r.table(*doc, "resources")) parse_resources(r, *t, m.resources);
+  parse_sandbox(r, r.table(*doc, "sandbox"), m);
   if (const toml::table* t = r.table(*doc, "resources")) parse_resources(r, *t, m.resources);
+  parse_sandbox(r, r.table(*doc, "sandbox"), m);
   if (const toml::table* t = r.table(*doc, "logs")) {
     r.reject_unknown(*t, "logs", {"ring_lines", "file_max_bytes"});
     if (auto v = r.integer(*t, "logs", "ring_lines", 1, 1000000)) {

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/seccomp_profile.h"
 #include "supervisor/restart_policy.h"
 
 namespace corral::supervisor {
@@ -36,6 +37,9 @@ struct Manifest {
   std::chrono::milliseconds stop_timeout{5000};
   PluginLimits limits;
   sandbox::CgroupLimits resources;  // [resources]: enforced through the plugin's own cgroup
+  // [sandbox] seccomp: the profile after the manifest's additions and removals; nullopt means
+  // seccomp = "none", which a manifest must say in words.
+  std::optional<sandbox::SeccompProfile> seccomp;
   uint32_t log_ring_lines = 1000;
   uint64_t log_file_max_bytes = 1 << 20;
   std::string source;  // the manifest file it came from

@@ -41,7 +41,9 @@ Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& c
             manifest_.log_file_max_bytes),
       backoff_(manifest_.restart),
       restart_timer_(io),
-      kill_timer_(io) {}
+      kill_timer_(io) {
+  if (manifest_.seccomp) seccomp_.emplace(sandbox::SeccompFilter::build(*manifest_.seccomp));
+}
 
 Plugin::~Plugin() {
   for (auto& p : pipes_) p->close();
@@ -116,6 +118,10 @@ Result<void> Plugin::launch() {
   }
   auto spec = make_spec(out_w.get(), err_w.get());
   spec.cgroup = cgroup.get();
+  if (seccomp_) {
+    if (!*seccomp_) return launch_failed(seccomp_->error().wrap("building its seccomp filter"));
+    spec.seccomp = &(*seccomp_)->program();
+  }
   auto proc = launcher_.launch(spec);
   out_w.reset();
   err_w.reset();
@@ -299,6 +305,11 @@ void Plugin::fill_info(v1::PluginInfo& out) const {
   out.set_next_restart_unix_ms(state_ == v1::BACKOFF ? next_restart_ms_ : 0);
   out.set_last_error(last_error_);
   out.set_log_lines(logs_.total_lines());
+  out.set_seccomp(
+      manifest_.seccomp
+          ? manifest_.seccomp->name + " (" +
+                std::string(sandbox::seccomp_action_name(manifest_.seccomp->default_action)) + ")"
+          : "none");
   if (cgroup_) out.set_cgroup(cgroup_->dir("").empty() ? cgroup_->dir("memory") : cgroup_->dir(""));
 }
 

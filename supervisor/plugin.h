@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "corral/v1/control.pb.h"
 #include "sandbox/launcher.h"
+#include "sandbox/seccomp_filter.h"
 #include "supervisor/log_buffer.h"
 #include "supervisor/manifest.h"
 #include "supervisor/output_pipe.h"
@@ -72,6 +73,7 @@ class Plugin {
   v1::PluginState state_ = v1::STOPPED;
   std::optional<sandbox::Process> proc_;
   std::unique_ptr<sandbox::Cgroup> cgroup_;  // this run's cgroup; removed when the run ends
+  std::optional<Result<sandbox::SeccompFilter>> seccomp_;  // built once from the manifest
   std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;
   std::vector<std::shared_ptr<OutputPipe>> pipes_;
   boost::asio::steady_timer restart_timer_;

@@ -412,3 +412,92 @@ pids_max = 4
 
 }  // namespace
 }  // namespace corral::e2e
+
+namespace corral::e2e {
+namespace {
+
+// Seccomp as the kernel sees it: the filter and no_new_privs on the running plugin, dangerous
+// calls refused, manifest tweaks honoured, and "none" only when asked for in words.
+class Seccomp : public CorraldFixture {
+ protected:
+  std::string proc_status(pid_t pid) {
+    return slurp_file("/proc/" + std::to_string(pid) + "/status");
+  }
+  std::string logs_of(const std::string& name) {
+    auto c = client();
+    v1::Request req;
+    req.mutable_logs()->set_name(name);
+    auto r = c.call(req);
+    std::string out;
+    if (r) {
+      for (const auto& l : r->logs().lines()) out += l.text() + "\n";
+    }
+    return out;
+  }
+};
+
+TEST_F(Seccomp, DefaultProfileIsOnAndRefusesDangerousCalls) {
+  if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/unshare";
+  write_manifest("sleeper.toml", kSleeper);
+  write_manifest("escape.toml", R"x(name = "escape"
+exec = "/usr/bin/unshare"
+args = ["--user", "/bin/true"]
+[restart]
+policy = "no"
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_state("sleeper", v1::RUNNING));
+  auto info = status("sleeper");
+  EXPECT_EQ(info.seccomp(), "default (errno)");
+  std::string st = proc_status(info.pid());
+  EXPECT_THAT(st, HasSubstr("Seccomp:\t2\n"));
+  EXPECT_THAT(st, HasSubstr("NoNewPrivs:\t1\n"));
+  ASSERT_TRUE(wait_state("escape", v1::EXITED));
+  EXPECT_EQ(status("escape").last_exit().code(), 1);
+  EXPECT_THAT(logs_of("escape"), HasSubstr("Operation not permitted"));
+}
+
+TEST_F(Seccomp, ManifestTweaksAndNone) {
+  if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/unshare";
+  write_manifest("allowed.toml", R"x(name = "allowed"
+exec = "/usr/bin/unshare"
+args = ["--user", "/bin/true"]
+[restart]
+policy = "no"
+[sandbox]
+seccomp_allow = ["unshare"]
+)x");
+  write_manifest("bare.toml", R"x(name = "bare"
+exec = "/bin/sleep"
+args = ["600"]
+[sandbox]
+seccomp = "none"
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_state("allowed", v1::EXITED));
+  EXPECT_EQ(status("allowed").last_exit().code(), 0) << logs_of("allowed");
+  ASSERT_TRUE(wait_state("bare", v1::RUNNING));
+  EXPECT_EQ(status("bare").seccomp(), "none");
+  EXPECT_THAT(proc_status(status("bare").pid()), HasSubstr("Seccomp:\t0\n"));
+}
+
+TEST_F(Seccomp, StrictWithKillStopsAShellAtItsFirstForbiddenCall) {
+  write_manifest("strict.toml", R"x(name = "strict"
+exec = "/bin/sh"
+args = ["-c", "echo never"]
+[restart]
+policy = "no"
+[sandbox]
+seccomp = "strict"
+seccomp_action = "kill"
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_state("strict", v1::EXITED));
+  auto e = status("strict").last_exit();
+  EXPECT_TRUE(e.signaled());
+  EXPECT_EQ(e.code(), SIGSYS) << e.description();
+  EXPECT_THAT(logs_of("strict"), ::testing::Not(HasSubstr("never")));
+}
+
+}  // namespace
+}  // namespace corral::e2e

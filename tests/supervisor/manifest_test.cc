@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -101,6 +102,32 @@ pids_max = 64
   EXPECT_EQ(*m->resources.pids_max, 64u);
 }
 
+TEST(Manifest, SandboxSeccomp) {
+  auto m = parse_manifest("name = \"a\"\nexec = \"/bin/true\"\n", "a.toml");
+  ASSERT_TRUE(m.has_value());
+  ASSERT_TRUE(m->seccomp.has_value()) << "the default profile applies unless the manifest opts out";
+  EXPECT_EQ(m->seccomp->name, "default");
+  m = parse_manifest(R"x(name = "a"
+exec = "/bin/true"
+[sandbox]
+seccomp = "strict"
+seccomp_action = "kill"
+seccomp_allow = ["openat"]
+seccomp_deny = ["write"]
+)x",
+                     "a.toml");
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  EXPECT_EQ(m->seccomp->name, "strict");
+  EXPECT_EQ(m->seccomp->default_action, sandbox::SeccompAction::kKillProcess);
+  auto& allow = m->seccomp->allow;
+  EXPECT_NE(std::find(allow.begin(), allow.end(), "openat"), allow.end());
+  EXPECT_EQ(std::find(allow.begin(), allow.end(), "write"), allow.end());
+  m = parse_manifest("name = \"a\"\nexec = \"/bin/true\"\n[sandbox]\nseccomp = \"none\"\n",
+                     "a.toml");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_FALSE(m->seccomp.has_value());
+}
+
 TEST(Manifest, ParseSize) {
   EXPECT_EQ(parse_size("0"), 0u);
   EXPECT_EQ(parse_size("512K"), 512u << 10);
@@ -187,6 +214,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "resources.memory_high: must not exceed resources.memory_max"},
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[resources]\nmemory=1",
                 "resources.memory: unknown"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[sandbox]\nseccomp=\"lenient\"",
+                "sandbox.seccomp: unknown seccomp profile"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[sandbox]\nseccomp_allow=[\"ptarce\"]",
+                "unknown system call \"ptarce\""},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[sandbox]\nseccomp_action=\"notify\"",
+                "needs corrald's violation handler"},
+        BadCase{"name = "
+                "\"a\"\nexec=\"/bin/true\"\n[sandbox]\nseccomp=\"none\"\nseccomp_deny=[\"read\"]",
+                "make no sense"},
         BadCase{"name = [", "p.toml: line 1"}));
 
 class ManifestDir : public ::testing::Test {
