@@ -241,6 +241,31 @@ bool CorraldFixture::wait_state(const std::string& name, v1::PluginState state,
 
 std::string CorraldFixture::daemon_log() const { return read_text(log_path_); }
 
+std::string CorraldFixture::plugin_log(const std::string& name) {
+  auto c = client();
+  v1::Request req;
+  req.mutable_logs()->set_name(name);
+  req.mutable_logs()->set_tail(1000);
+  auto r = c.call(req);
+  std::string out;
+  if (r) {
+    for (const auto& l : r->logs().lines()) out += l.text() + "\n";
+  }
+  return out;
+}
+
+pid_t CorraldFixture::pid_from_log(const std::string& name, const std::string& prefix) {
+  pid_t pid = 0;
+  wait_until([&] {
+    std::istringstream lines(plugin_log(name));
+    for (std::string l; std::getline(lines, l);) {
+      if (l.rfind(prefix, 0) == 0) pid = std::stoi(l.substr(prefix.size()));
+    }
+    return pid > 0;
+  });
+  return pid;
+}
+
 UniqueFd CorraldFixture::raw_connect() const {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un addr{};

@@ -53,6 +53,10 @@ class CorraldFixture : public ::testing::Test {
   bool wait_state(const std::string& name, v1::PluginState state,
                   std::chrono::milliseconds deadline = std::chrono::seconds(10));
   [[nodiscard]] std::string daemon_log() const;
+  // A plugin's captured lines (ring tail), one per line.
+  [[nodiscard]] std::string plugin_log(const std::string& name);
+  // Waits for a line "<prefix><pid>" in a plugin's log and returns the pid (0 on timeout).
+  [[nodiscard]] pid_t pid_from_log(const std::string& name, const std::string& prefix);
   // The [cgroup] section every test config needs: a parent unique to this test process, so
   // daemons running side by side never share plugin cgroups.
   [[nodiscard]] std::string cgroup_section() const;

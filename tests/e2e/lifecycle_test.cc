@@ -243,18 +243,8 @@ exec = "/bin/sh"
 args = ["-c", "sleep 600 & echo child $!; wait"]
 )x");
   start_daemon();
-  pid_t child = 0;
-  ASSERT_TRUE(wait_until([&] {
-    auto c = client();
-    v1::Request req;
-    req.mutable_logs()->set_name("forker");
-    auto r = c.call(req);
-    if (!r) return false;
-    for (const auto& l : r->logs().lines()) {
-      if (l.text().rfind("child ", 0) == 0) child = std::stoi(l.text().substr(6));
-    }
-    return child > 0;
-  }));
+  pid_t child = pid_from_log("forker", "child ");
+  ASSERT_GT(child, 0);
   ASSERT_TRUE(process_alive(child));
   auto c = client();
   ASSERT_TRUE(c.stop("forker", 0).has_value());
@@ -374,18 +364,8 @@ exec = "/bin/sh"
 args = ["-c", "setsid sleep 600 & echo child $!; exec sleep 600"]
 )x");
   start_daemon();
-  pid_t child = 0;
-  ASSERT_TRUE(wait_until([&] {
-    auto c = client();
-    v1::Request req;
-    req.mutable_logs()->set_name("escaper");
-    auto r = c.call(req);
-    if (!r) return false;
-    for (const auto& l : r->logs().lines()) {
-      if (l.text().rfind("child ", 0) == 0) child = std::stoi(l.text().substr(6));
-    }
-    return child > 0;
-  }));
+  pid_t child = pid_from_log("escaper", "child ");
+  ASSERT_GT(child, 0);
   ASSERT_TRUE(process_alive(child));
   auto c = client();
   ASSERT_TRUE(c.stop("escaper", 0).has_value());
@@ -423,17 +403,6 @@ class Seccomp : public CorraldFixture {
   std::string proc_status(pid_t pid) {
     return slurp_file("/proc/" + std::to_string(pid) + "/status");
   }
-  std::string logs_of(const std::string& name) {
-    auto c = client();
-    v1::Request req;
-    req.mutable_logs()->set_name(name);
-    auto r = c.call(req);
-    std::string out;
-    if (r) {
-      for (const auto& l : r->logs().lines()) out += l.text() + "\n";
-    }
-    return out;
-  }
 };
 
 TEST_F(Seccomp, DefaultProfileIsOnAndRefusesDangerousCalls) {
@@ -454,7 +423,7 @@ policy = "no"
   EXPECT_THAT(st, HasSubstr("NoNewPrivs:\t1\n"));
   ASSERT_TRUE(wait_state("escape", v1::EXITED));
   EXPECT_EQ(status("escape").last_exit().code(), 1);
-  EXPECT_THAT(logs_of("escape"), HasSubstr("Operation not permitted"));
+  EXPECT_THAT(plugin_log("escape"), HasSubstr("Operation not permitted"));
 }
 
 TEST_F(Seccomp, ManifestTweaksAndNone) {
@@ -475,7 +444,7 @@ seccomp = "none"
 )x");
   start_daemon();
   ASSERT_TRUE(wait_state("allowed", v1::EXITED));
-  EXPECT_EQ(status("allowed").last_exit().code(), 0) << logs_of("allowed");
+  EXPECT_EQ(status("allowed").last_exit().code(), 0) << plugin_log("allowed");
   ASSERT_TRUE(wait_state("bare", v1::RUNNING));
   EXPECT_EQ(status("bare").seccomp(), "none");
   EXPECT_THAT(proc_status(status("bare").pid()), HasSubstr("Seccomp:\t0\n"));
@@ -496,7 +465,7 @@ seccomp_action = "kill"
   auto e = status("strict").last_exit();
   EXPECT_TRUE(e.signaled());
   EXPECT_EQ(e.code(), SIGSYS) << e.description();
-  EXPECT_THAT(logs_of("strict"), ::testing::Not(HasSubstr("never")));
+  EXPECT_THAT(plugin_log("strict"), ::testing::Not(HasSubstr("never")));
 }
 
 }  // namespace

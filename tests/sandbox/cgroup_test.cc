@@ -72,6 +72,37 @@ bool wait_until_pids(const Cgroup& cg, size_t n) {
   return false;
 }
 
+// Starts a shell in cg that tries to start 30 background sleeps; pids.max (5) must refuse it.
+void expect_fork_bomb_contained(Cgroup& cg, const std::string& pids_dir) {
+  Gated g = gated_sh(
+      "i=0; while [ $i -lt 30 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo spawned");
+  ASSERT_TRUE(cg.add(g.proc.pid()).has_value());
+  release(g);
+  std::string out = drain(g.out.get());  // EOF once the shell is gone
+  EXPECT_THAT(out, HasSubstr("fork")) << "the shell must have been refused a fork";
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("spawned")));
+  auto pids = cg.pids();
+  ASSERT_TRUE(pids.has_value());
+  EXPECT_LE(pids->size(), 5u);
+  EXPECT_THAT(read(pids_dir + "/pids.events"), ::testing::ContainsRegex("max [1-9]"));
+  ASSERT_TRUE(cg.remove(2s).has_value());
+  auto st = g.proc.wait();
+  ASSERT_TRUE(st.has_value());
+  EXPECT_FALSE(st->success());
+}
+
+// Runs python3 allocating 256 MiB in cg (limited far below that): it must be OOM-killed.
+void expect_oom_killed(Cgroup& cg, const std::string& counters_file) {
+  Gated g = gated_sh("exec /usr/bin/python3 -c 'b = bytearray(256 << 20); print(len(b))'");
+  ASSERT_TRUE(cg.add(g.proc.pid()).has_value());
+  release(g);
+  auto st = g.proc.wait();
+  ASSERT_TRUE(st.has_value());
+  EXPECT_TRUE(st->signaled);
+  EXPECT_EQ(st->code, SIGKILL) << st->describe();
+  EXPECT_THAT(read(counters_file), ::testing::ContainsRegex("oom_kill [1-9]"));
+}
+
 class CgroupV1 : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -142,21 +173,7 @@ TEST_F(CgroupV1, PidsMaxStopsAForkBomb) {
   l.pids_max = 5;
   auto cg = backend_->create("forkbomb", l);
   ASSERT_TRUE(cg.has_value()) << cg.error().describe();
-  Gated g = gated_sh(
-      "i=0; while [ $i -lt 30 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo spawned");
-  ASSERT_TRUE((*cg)->add(g.proc.pid()).has_value());
-  release(g);
-  std::string out = drain(g.out.get());  // EOF once the shell is gone
-  EXPECT_THAT(out, HasSubstr("fork")) << "the shell must have been refused a fork";
-  EXPECT_THAT(out, ::testing::Not(HasSubstr("spawned")));
-  auto pids = (*cg)->pids();
-  ASSERT_TRUE(pids.has_value());
-  EXPECT_LE(pids->size(), 5u);
-  EXPECT_THAT(read((*cg)->dir("pids") + "/pids.events"), ::testing::ContainsRegex("max [1-9]"));
-  ASSERT_TRUE((*cg)->remove(2s).has_value());
-  auto st = g.proc.wait();
-  ASSERT_TRUE(st.has_value());
-  EXPECT_FALSE(st->success());
+  expect_fork_bomb_contained(**cg, (*cg)->dir("pids"));
 }
 
 TEST_F(CgroupV1, MemoryLimitOomKillsInsideTheGroup) {
@@ -165,15 +182,7 @@ TEST_F(CgroupV1, MemoryLimitOomKillsInsideTheGroup) {
   l.memory_max = 32 << 20;
   auto cg = backend_->create("oom", l);
   ASSERT_TRUE(cg.has_value()) << cg.error().describe();
-  Gated g = gated_sh("exec /usr/bin/python3 -c 'b = bytearray(256 << 20); print(len(b))'");
-  ASSERT_TRUE((*cg)->add(g.proc.pid()).has_value());
-  release(g);
-  auto st = g.proc.wait();
-  ASSERT_TRUE(st.has_value());
-  EXPECT_TRUE(st->signaled);
-  EXPECT_EQ(st->code, SIGKILL) << st->describe();
-  EXPECT_THAT(read((*cg)->dir("memory") + "/memory.oom_control"),
-              ::testing::ContainsRegex("oom_kill [1-9]"));
+  expect_oom_killed(**cg, (*cg)->dir("memory") + "/memory.oom_control");
 }
 
 TEST_F(CgroupV1, FreezeStopsTheGroupAndThawResumesIt) {
@@ -343,16 +352,7 @@ TEST_F(CgroupV2Limits, PidsMaxStopsAForkBomb) {
   l.pids_max = 5;
   auto cg = backend_->create("forkbomb", l);
   ASSERT_TRUE(cg.has_value()) << cg.error().describe();
-  Gated g = gated_sh(
-      "i=0; while [ $i -lt 30 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo spawned");
-  ASSERT_TRUE((*cg)->add(g.proc.pid()).has_value());
-  release(g);
-  std::string out = drain(g.out.get());
-  EXPECT_THAT(out, HasSubstr("fork"));
-  auto pids = (*cg)->pids();
-  ASSERT_TRUE(pids.has_value());
-  EXPECT_LE(pids->size(), 5u);
-  EXPECT_THAT(read((*cg)->dir("") + "/pids.events"), ::testing::ContainsRegex("max [1-9]"));
+  expect_fork_bomb_contained(**cg, (*cg)->dir(""));
 }
 
 TEST_F(CgroupV2Limits, MemoryMaxOomKillsInsideTheGroup) {
@@ -362,14 +362,7 @@ TEST_F(CgroupV2Limits, MemoryMaxOomKillsInsideTheGroup) {
   l.swap_max = 0;
   auto cg = backend_->create("oom", l);
   ASSERT_TRUE(cg.has_value()) << cg.error().describe();
-  Gated g = gated_sh("exec /usr/bin/python3 -c 'b = bytearray(256 << 20); print(len(b))'");
-  ASSERT_TRUE((*cg)->add(g.proc.pid()).has_value());
-  release(g);
-  auto st = g.proc.wait();
-  ASSERT_TRUE(st.has_value());
-  EXPECT_TRUE(st->signaled);
-  EXPECT_EQ(st->code, SIGKILL) << st->describe();
-  EXPECT_THAT(read((*cg)->dir("") + "/memory.events"), ::testing::ContainsRegex("oom_kill [1-9]"));
+  expect_oom_killed(**cg, (*cg)->dir("") + "/memory.events");
 }
 
 TEST_F(CgroupV2Limits, CpuMaxThrottles) {
