@@ -95,6 +95,8 @@ std::string format_status(const v1::PluginInfo& p, int64_t now_ms) {
   if (p.state() == v1::BACKOFF && p.next_restart_unix_ms() > 0) {
     row("next restart:", "in " + format_duration_ms(p.next_restart_unix_ms() - now_ms));
   }
+  row("seccomp:", p.seccomp().empty() ? "-" : p.seccomp());
+  row("cgroup:", p.cgroup().empty() ? "-" : p.cgroup());
   row("log lines:", std::to_string(p.log_lines()));
   return out;
 }

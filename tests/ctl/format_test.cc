@@ -51,6 +51,12 @@ TEST(Format, StatusBlock) {
   EXPECT_THAT(s, HasSubstr("command:        /bin/x -v\n"));
   EXPECT_THAT(s, HasSubstr("last error:     launching /bin/x"));
   EXPECT_THAT(s, HasSubstr("pid:            -\n"));
+  EXPECT_THAT(s, HasSubstr("seccomp:        -\n"));
+  p.set_seccomp("default (errno)");
+  p.set_cgroup("/sys/fs/cgroup/corral/w");
+  s = format_status(p, 0);
+  EXPECT_THAT(s, HasSubstr("seccomp:        default (errno)\n"));
+  EXPECT_THAT(s, HasSubstr("cgroup:         /sys/fs/cgroup/corral/w\n"));
 }
 
 TEST(Format, Doctor) {

@@ -49,6 +49,8 @@ TEST_F(Corralctl, ListStatusStartStopLogsVersion) {
   r = ctl({"status", "beta"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("running"));
+  EXPECT_THAT(r.out, HasSubstr("seccomp:        default (errno)"));
+  EXPECT_THAT(r.out, HasSubstr("cgroup:         " + status("beta").cgroup()));
   EXPECT_THAT(r.out, HasSubstr(std::to_string(status("beta").pid())));
 
   r = ctl({"stop", "beta"});
