@@ -50,6 +50,9 @@ class Cgroup {
   // number, what bpf_get_current_cgroup_id() returns). -1 / 0 when the host has no cgroup2.
   [[nodiscard]] virtual int v2_fd() const = 0;
   [[nodiscard]] virtual uint64_t v2_id() const = 0;
+  // True when the cgroup2 node is all there is (pure v2): a child cloned into it with
+  // CLONE_INTO_CGROUP is fully placed and needs no add().
+  [[nodiscard]] virtual bool v2_only() const = 0;
   // The directory holding a controller's files ("memory", "pids", ...; "" for the v2 node).
   [[nodiscard]] virtual std::string dir(std::string_view controller) const = 0;
 };

@@ -105,6 +105,7 @@ class V1Cgroup final : public Cgroup {
 
   int v2_fd() const override { return v2_ ? v2_->fd.get() : -1; }
   uint64_t v2_id() const override { return v2_ ? v2_->id : 0; }
+  bool v2_only() const override { return false; }
   std::string dir(std::string_view controller) const override {
     if (controller.empty()) return v2_ ? v2_->dir : std::string();
     for (const auto* list : {&dirs_, &aliases_}) {

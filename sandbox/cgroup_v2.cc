@@ -137,6 +137,7 @@ class V2Cgroup final : public Cgroup {
   }
   int v2_fd() const override { return node_.fd.get(); }
   uint64_t v2_id() const override { return node_.id; }
+  bool v2_only() const override { return true; }
   std::string dir(std::string_view) const override { return node_.dir; }
 
  private:

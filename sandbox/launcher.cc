@@ -178,7 +178,8 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   UniqueFd report_w(report[1]);
 
   UniqueFd gate_r, gate_w;
-  if (spec.cgroup != nullptr) {
+  bool gated = spec.cgroup != nullptr && !spec.cgroup->v2_only();
+  if (gated) {
     int gate[2];
     if (::pipe2(gate, O_CLOEXEC) != 0) return sys_error("creating the cgroup gate pipe");
     gate_r.reset(gate[0]);
@@ -190,13 +191,21 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   args.flags = CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  if (spec.cgroup != nullptr && spec.cgroup->v2_fd() >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(spec.cgroup->v2_fd());
+  }
   long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) return sys_error("clone3 for " + spec.exec);
+  if (pid < 0) {
+    return sys_error("clone3 for " + spec.exec +
+                     ((args.flags & CLONE_INTO_CGROUP) != 0 ? " into cgroup " + spec.cgroup->name()
+                                                            : std::string()));
+  }
   if (pid == 0) child(spec, argv.data(), envp.data(), report_w.get(), gate_r.get());
 
   Process proc(static_cast<pid_t>(pid), UniqueFd(pidfd));
   report_w.reset();
-  if (spec.cgroup != nullptr) {
+  if (gated) {
     gate_r.reset();
     if (auto added = spec.cgroup->add(proc.pid()); !added) {
       // Dropping proc kills and reaps the child, which never ran the program.

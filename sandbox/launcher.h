@@ -33,8 +33,9 @@ struct LaunchSpec {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
-  // If set, the child is moved into this cgroup (every hierarchy) before it can exec or fork:
-  // it waits on a gate the parent opens only after Cgroup::add succeeded. Not owned.
+  // If set, the child starts inside this cgroup: cloned into its cgroup2 node (CLONE_INTO_CGROUP)
+  // when it has one, and, where v1 hierarchies exist too, held on a gate until Cgroup::add has
+  // placed it in them; it can never exec or fork outside. Not owned.
   Cgroup* cgroup = nullptr;
   // If set: no_new_privs, then this seccomp program installed as the last step before execve
   // (so the program's own exec is the first call it filters). Not owned.

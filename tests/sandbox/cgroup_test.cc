@@ -275,6 +275,49 @@ TEST_F(CgroupV2Node, AddFreezeKillRemove) {
   EXPECT_EQ(st->code, SIGKILL);
 }
 
+// Delegates to a real cgroup but refuses add(): a launch can then only succeed if the child was
+// cloned straight into the cgroup (CLONE_INTO_CGROUP).
+class NoAdd final : public Cgroup {
+ public:
+  explicit NoAdd(Cgroup& inner) : inner_(inner) {}
+  const std::string& name() const override { return inner_.name(); }
+  Result<void> add(pid_t) override {
+    return make_error(Code::kInternal, "add() must not be needed on a v2-only cgroup");
+  }
+  Result<std::vector<pid_t>> pids() const override { return inner_.pids(); }
+  Result<void> freeze(bool f) override { return inner_.freeze(f); }
+  Result<void> kill() override { return inner_.kill(); }
+  Result<void> remove(std::chrono::milliseconds w) override { return inner_.remove(w); }
+  int v2_fd() const override { return inner_.v2_fd(); }
+  uint64_t v2_id() const override { return inner_.v2_id(); }
+  bool v2_only() const override { return inner_.v2_only(); }
+  std::string dir(std::string_view c) const override { return inner_.dir(c); }
+
+ private:
+  Cgroup& inner_;
+};
+
+TEST_F(CgroupV2Node, LauncherClonesStraightIntoTheCgroup) {
+  auto cg = backend_->create("born", {});
+  ASSERT_TRUE(cg.has_value()) << cg.error().describe();
+  NoAdd strict(**cg);
+  Pipe out = Pipe::make();
+  DirectLauncher launcher;
+  LaunchSpec spec;
+  spec.exec = "/bin/sh";
+  spec.args = {"-c", "cat /proc/self/cgroup; exec sleep 30"};
+  spec.stdout_fd = out.w.get();
+  spec.cgroup = &strict;
+  auto p = launcher.launch(spec);
+  ASSERT_TRUE(p.has_value()) << p.error().describe();
+  out.w.reset();
+  std::string seen = read_until(out.r.get(), "\n");
+  EXPECT_THAT(seen, HasSubstr("0::/" + parent_.substr(parent_.rfind('/') + 1) + "/born\n"));
+  auto pids = (*cg)->pids();  // the shell, and perhaps `cat` still exiting
+  ASSERT_TRUE(pids.has_value());
+  EXPECT_THAT(*pids, ::testing::Contains(p->pid()));
+}
+
 TEST_F(CgroupV2Node, LimitWithoutItsControllerIsAClearError) {
   auto avail = v2_controllers(parent_.substr(0, parent_.rfind('/')));
   ASSERT_TRUE(avail.has_value());
