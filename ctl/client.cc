@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -58,6 +59,9 @@ Error connect_error(const std::string& path, int err) {
     case ENOTDIR:
       return Error{Code::kUnavailable, 0,
                    "corrald is not running: a component of " + path + " is not a directory"};
+    case EAGAIN:
+      return Error{Code::kUnavailable, 0,
+                   "corrald at " + path + " is not accepting connections (its backlog is full)"};
     default:
       return Error{Code::kUnavailable, err, "cannot connect to " + path};
   }
@@ -84,11 +88,24 @@ Result<Client> Client::connect(const ClientOptions& options) {
   std::memcpy(addr.sun_path, options.socket_path.c_str(), options.socket_path.size() + 1);
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return sys_error("socket()");
+  // A unix-socket connect blocks while the listener's backlog is full; SO_SNDTIMEO bounds that
+  // wait (the kernel then fails it with EAGAIN). Later I/O is bounded by poll() instead.
+  auto set_send_timeout = [&](std::chrono::milliseconds t) {
+    timeval tv{static_cast<time_t>(t.count() / 1000),
+               static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+    return ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  };
+  if (options.timeout.count() > 0 && set_send_timeout(options.timeout) != 0) {
+    return sys_error("setsockopt(SO_SNDTIMEO)");
+  }
   int rc;
   do {
     rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) return std::unexpected(connect_error(options.socket_path, errno));
+  if (options.timeout.count() > 0 && set_send_timeout(std::chrono::milliseconds(0)) != 0) {
+    return sys_error("setsockopt(SO_SNDTIMEO)");
+  }
 
   Client c(std::move(fd), options);
   v1::Request req;
@@ -99,6 +116,14 @@ Result<Client> Client::connect(const ClientOptions& options) {
   auto resp = c.call(std::move(req));
   if (!resp) return std::unexpected(resp.error().wrap("Hello"));
   if (auto ok = check_status(*resp); !ok) return std::unexpected(ok.error().wrap("Hello refused"));
+  if (!resp->has_hello() || resp->hello().version() < proto::kProtocolMinVersion ||
+      resp->hello().version() > proto::kProtocolMaxVersion) {
+    return make_error(Code::kProtocol, "Hello: corrald picked protocol version " +
+                                           std::to_string(resp->hello().version()) +
+                                           ", this client speaks " +
+                                           std::to_string(proto::kProtocolMinVersion) + ".." +
+                                           std::to_string(proto::kProtocolMaxVersion));
+  }
   c.hello_ = resp->hello();
   return c;
 }
@@ -115,7 +140,8 @@ Result<void> Client::send(v1::Request& req) {
   size_t off = 0;
   while (off < frame->size()) {
     if (auto ok = wait_ready(fd_.get(), POLLOUT, deadline, "writing to"); !ok) return ok;
-    ssize_t n = ::send(fd_.get(), frame->data() + off, frame->size() - off, MSG_NOSIGNAL);
+    ssize_t n =
+        ::send(fd_.get(), frame->data() + off, frame->size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       if (errno == EPIPE || errno == ECONNRESET) return std::unexpected(closed_reason());
@@ -147,7 +173,7 @@ Result<v1::Response> Client::receive(uint64_t id) {
       return std::unexpected(ok.error());
     }
     char buf[65536];
-    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       if (errno == ECONNRESET)

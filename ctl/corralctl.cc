@@ -1,5 +1,8 @@
 // corralctl: the command-line client for corrald (docs/reference.md lists commands and exit codes).
+#include <sys/socket.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -27,6 +30,24 @@ struct Options {
   uint32_t tail = 100;
   bool follow = false;
 };
+
+// `logs -f` ends on SIGINT with exit 0: the handler shuts the socket down (async-signal-safe),
+// which ends the blocked read; the flag tells that end apart from corrald hanging up.
+volatile std::sig_atomic_t g_interrupted = 0;
+volatile std::sig_atomic_t g_follow_fd = -1;
+
+void on_sigint(int) {
+  g_interrupted = 1;
+  if (g_follow_fd >= 0) ::shutdown(g_follow_fd, SHUT_RDWR);
+}
+
+void stop_following_on_sigint(int fd) {
+  g_follow_fd = fd;
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+}
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -112,7 +133,10 @@ int run(const std::string& cmd, const Options& o) {
     req.mutable_logs()->set_name(o.name);
     req.mutable_logs()->set_tail(o.tail);
     req.mutable_logs()->set_follow(o.follow);
-    if (o.follow) c.set_timeout(std::chrono::milliseconds(0));
+    if (o.follow) {
+      c.set_timeout(std::chrono::milliseconds(0));
+      stop_following_on_sigint(c.fd());
+    }
     int code = 0;
     auto streamed = c.stream(std::move(req), [&](const v1::Response& resp) {
       if (auto ok = ctl::check_status(resp); !ok) {
@@ -127,6 +151,7 @@ int run(const std::string& cmd, const Options& o) {
       }
       return true;
     });
+    if (g_interrupted != 0) return code;
     if (!streamed) return fail(streamed.error());
     return code;
   }
@@ -152,11 +177,12 @@ int main(int argc, char** argv) {
   app.add_subcommand("version", "client and daemon versions, negotiated protocol");
   app.add_subcommand("list", "every plugin with its state");
   app.add_subcommand("doctor", "what this host's kernel offers the sandbox, as corrald sees it");
-  for (const char* name : {"status", "start"}) {
-    app.add_subcommand(name, std::string(name) + " a plugin")
-        ->add_option("name", o.name, "plugin name")
-        ->required();
-  }
+  app.add_subcommand("status", "one plugin in detail")
+      ->add_option("name", o.name, "plugin name")
+      ->required();
+  app.add_subcommand("start", "start a stopped plugin (no-op if running)")
+      ->add_option("name", o.name, "plugin name")
+      ->required();
   for (const char* name : {"stop", "restart"}) {
     auto* sub = app.add_subcommand(name, std::string(name) + " a plugin (waits until done)");
     sub->add_option("name", o.name, "plugin name")->required();

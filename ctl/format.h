@@ -17,7 +17,8 @@ namespace corral::ctl {
 [[nodiscard]] std::string format_status(const v1::PluginInfo& p, int64_t now_ms);
 // `corralctl doctor`: one line per host check, then what corrald uses.
 [[nodiscard]] std::string format_doctor(const v1::DoctorResponse& d);
-// One log line as shown by `corralctl logs` (stderr lines marked).
+// One log line as shown by `corralctl logs`: its text, " [...]" appended when the capture split
+// an overlong line there. stdout and stderr lines look alike.
 [[nodiscard]] std::string format_log_line(const v1::LogLine& line);
 
 }  // namespace corral::ctl

@@ -13,6 +13,8 @@
 
 #include <array>
 #include <cstring>
+#include <iterator>
+#include <optional>
 
 namespace corral::sandbox {
 
@@ -31,15 +33,27 @@ enum class Step : int {
   kGate,
   kNoNewPrivs,
   kSeccomp,
+  kReportFd,
 };
 
 struct Report {
   int step;
   int err;
-  int detail;  // the rlimit resource for kSetrlimit
+  int detail;  // the rlimit resource for kSetrlimit, the stream (0-2) for kDup
 };
 
-std::string step_name(const Report& r) {
+std::string rlimit_name(int resource) {
+  static constexpr const char* kNames[] = {
+      "RLIMIT_CPU",      "RLIMIT_FSIZE", "RLIMIT_DATA",   "RLIMIT_STACK",
+      "RLIMIT_CORE",     "RLIMIT_RSS",   "RLIMIT_NPROC",  "RLIMIT_NOFILE",
+      "RLIMIT_MEMLOCK",  "RLIMIT_AS",    "RLIMIT_LOCKS",  "RLIMIT_SIGPENDING",
+      "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
+  static_assert(std::size(kNames) == RLIMIT_NLIMITS);
+  if (resource >= 0 && resource < static_cast<int>(std::size(kNames))) return kNames[resource];
+  return "resource " + std::to_string(resource);
+}
+
+std::string step_name(const Report& r, const LaunchSpec& spec) {
   switch (static_cast<Step>(r.step)) {
     case Step::kSignals:
       return "resetting signals";
@@ -47,14 +61,21 @@ std::string step_name(const Report& r) {
       return "setsid";
     case Step::kDevNull:
       return "opening /dev/null";
-    case Step::kDup:
-      return "setting up stdin/stdout/stderr";
+    case Step::kDup: {
+      static constexpr const char* kStreams[] = {"stdin", "stdout", "stderr"};
+      if (r.detail < 0 || r.detail > 2) return "setting up stdin/stdout/stderr";
+      int fds[] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+      return std::string("setting up ") + kStreams[r.detail] + " from fd " +
+             std::to_string(fds[r.detail]);
+    }
+    case Step::kReportFd:
+      return "moving the launch report pipe";
     case Step::kCloseRange:
       return "closing inherited file descriptors";
     case Step::kChdir:
       return "chdir";
     case Step::kSetrlimit:
-      return "setrlimit(resource " + std::to_string(r.detail) + ")";
+      return "setrlimit(" + rlimit_name(r.detail) + ")";
     case Step::kExecve:
       return "execve";
     case Step::kGate:
@@ -75,9 +96,17 @@ std::string step_name(const Report& r) {
   ::_exit(127);
 }
 
-// Runs in the child: async-signal-safe calls only.
+// Runs in the child: async-signal-safe calls only. Starts with every signal blocked (the parent
+// blocked them around clone3), so no handler inherited from the parent can run here.
 [[noreturn]] void child(const LaunchSpec& spec, char* const* argv, char* const* envp, int report_fd,
                         int gate_fd) {
+  // The report pipe may sit on 0-2 if the parent had them closed; the dup2s below would then
+  // replace it. Move it above stderr first (errors until then can only be reported where it is).
+  if (report_fd <= STDERR_FILENO) {
+    int moved = ::fcntl(report_fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (moved < 0) fail(report_fd, Step::kReportFd);
+    report_fd = moved;
+  }
   if (gate_fd >= 0) {
     // The parent writes one byte once we are in our cgroup; EOF means it gave up on us.
     char go = 0;
@@ -90,15 +119,18 @@ std::string step_name(const Report& r) {
       fail(report_fd, Step::kGate);
     }
   }
-  sigset_t none;
-  sigemptyset(&none);
-  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail(report_fd, Step::kSignals);
+  // Dispositions first, mask last: a signal pending since the fork is delivered only once its
+  // handler is SIG_DFL.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    (void)::sigaction(sig, &dfl, nullptr);  // EINVAL for libc-reserved signals: expected
+    // glibc refuses its reserved signals (SIGCANCEL, SIGSETXID) with EINVAL: they keep glibc's.
+    if (::sigaction(sig, &dfl, nullptr) != 0 && errno != EINVAL) fail(report_fd, Step::kSignals);
   }
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail(report_fd, Step::kSignals);
   if (::setsid() < 0) fail(report_fd, Step::kSetsid);
 
   // Move every source to a high fd first so dup2 onto 0-2 never clobbers another source.
@@ -111,10 +143,10 @@ std::string step_name(const Report& r) {
       if (fd < 0) fail(report_fd, Step::kDevNull);
     }
     high[i] = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    if (high[i] < 0) fail(report_fd, Step::kDup);
+    if (high[i] < 0) fail(report_fd, Step::kDup, static_cast<int>(i));
   }
   for (int i = 0; i < 3; ++i) {
-    if (::dup2(high[static_cast<size_t>(i)], i) < 0) fail(report_fd, Step::kDup);
+    if (::dup2(high[static_cast<size_t>(i)], i) < 0) fail(report_fd, Step::kDup, i);
   }
   // Everything above stderr closes at exec (the report pipe is already O_CLOEXEC).
   if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
@@ -195,19 +227,34 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<uint64_t>(spec.cgroup->v2_fd());
   }
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) {
-    return sys_error("clone3 for " + spec.exec +
-                     ((args.flags & CLONE_INTO_CGROUP) != 0 ? " into cgroup " + spec.cgroup->name()
-                                                            : std::string()));
+  // Block every signal across clone3 so that none is handled in the child before it has reset
+  // the dispositions it inherited (a parent's handler running there could, say, write to the
+  // parent's self-pipe). The child unblocks them itself; the parent restores its mask at once.
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  if (int err = ::pthread_sigmask(SIG_SETMASK, &all, &old_mask); err != 0) {
+    return sys_error("blocking signals for clone3", err);
   }
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  int clone_errno = errno;
   if (pid == 0) child(spec, argv.data(), envp.data(), report_w.get(), gate_r.get());
-
-  Process proc(static_cast<pid_t>(pid), UniqueFd(pidfd));
+  // From here on the child is owned: every early return below kills and reaps it.
+  std::optional<Process> proc;
+  if (pid > 0) proc.emplace(static_cast<pid_t>(pid), UniqueFd(pidfd));
+  if (int err = ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr); err != 0) {
+    return sys_error("restoring the signal mask after clone3", err);
+  }
+  if (pid < 0) {
+    return sys_error(
+        "clone3 for " + spec.exec +
+            ((args.flags & CLONE_INTO_CGROUP) != 0 ? " into cgroup " + spec.cgroup->name()
+                                                   : std::string()),
+        clone_errno);
+  }
   report_w.reset();
   if (gated) {
     gate_r.reset();
-    if (auto added = spec.cgroup->add(proc.pid()); !added) {
+    if (auto added = spec.cgroup->add(proc->pid()); !added) {
       // Dropping proc kills and reaps the child, which never ran the program.
       return std::unexpected(added.error().wrap("launching " + spec.exec +
                                                 ": placing it in cgroup " + spec.cgroup->name()));
@@ -220,16 +267,16 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   do {
     n = ::read(report_r.get(), &r, sizeof r);
   } while (n < 0 && errno == EINTR);
-  if (n == 0) return proc;  // the pipe closed at exec: the program runs
+  if (n == 0) return std::move(*proc);  // the pipe closed at exec: the program runs
+  if (n < 0) return sys_error("launching " + spec.exec + ": reading the child's launch report");
   if (n != static_cast<ssize_t>(sizeof r)) {
-    int err = errno;
-    auto status = proc.wait();
-    (void)status;
-    return sys_error("launching " + spec.exec + ": lost the child's launch report", err);
+    // A pipe write this small is atomic; dropping proc kills and reaps the child.
+    return make_error(Code::kInternal, "launching " + spec.exec + ": short launch report (" +
+                                           std::to_string(n) + " bytes)");
   }
-  auto status = proc.wait();  // reap the failed child
-  (void)status;
-  return sys_error("launching " + spec.exec + ": " + step_name(r) + " failed", r.err);
+  // The child has reported and is exiting with 127: its status adds nothing to the report.
+  proc.reset();  // kills (a no-op for an exiting child) and reaps it
+  return sys_error("launching " + spec.exec + ": " + step_name(r, spec) + " failed", r.err);
 }
 
 }  // namespace corral::sandbox

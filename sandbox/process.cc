@@ -11,9 +11,13 @@ namespace corral::sandbox {
 
 std::string ExitStatus::describe() const {
   if (!signaled) return "exited with code " + std::to_string(code);
-  const char* abbrev = ::sigabbrev_np(code);
-  return "killed by signal " + std::to_string(code) +
-         (abbrev != nullptr ? std::string(" (SIG") + abbrev + ")" : std::string());
+  std::string out = "killed by signal " + std::to_string(code);
+  if (const char* abbrev = ::sigabbrev_np(code); abbrev != nullptr) {
+    out += std::string(" (SIG") + abbrev + ")";
+  } else if (code >= SIGRTMIN && code <= SIGRTMAX) {
+    out += " (SIGRTMIN+" + std::to_string(code - SIGRTMIN) + ")";  // glibc has no names for these
+  }
+  return out;
 }
 
 Process::Process(Process&& other) noexcept

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -14,98 +15,18 @@
 
 #include "ctl/exit_codes.h"
 #include "proto/frame.h"
+#include "tests/ctl/fake_server.h"
 
 namespace corral::ctl {
 namespace {
 
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
-
-// Reads one request frame from fd (blocking); nullopt on EOF.
-std::optional<v1::Request> read_request(int fd, proto::FrameDecoder& d) {
-  for (;;) {
-    auto f = d.next();
-    if (f && f->has_value()) {
-      v1::Request r;
-      if (!r.ParseFromString(**f)) return std::nullopt;
-      return r;
-    }
-    char buf[4096];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return std::nullopt;
-    d.feed({buf, static_cast<size_t>(n)});
-  }
-}
-
-void write_response(int fd, const v1::Response& r) {
-  auto f = proto::encode_frame(r);
-  ASSERT_TRUE(f.has_value());
-  ASSERT_EQ(::write(fd, f->data(), f->size()), static_cast<ssize_t>(f->size()));
-}
-
-v1::Response reply_to(const v1::Request& req, v1::StatusCode code = v1::OK) {
-  v1::Response r;
-  r.set_id(req.id());
-  r.set_correlation_id(req.correlation_id());
-  r.mutable_status()->set_code(code);
-  return r;
-}
-
-// A one-connection server run by a script on its own thread.
-class FakeServer {
- public:
-  using Script = std::function<void(int fd, proto::FrameDecoder& d)>;
-  explicit FakeServer(Script script) {
-    char tmpl[] = "/tmp/corral-ctl-test.XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    path_ = dir_ + "/s.sock";
-    listen_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, path_.c_str(), sizeof a.sun_path - 1);
-    EXPECT_EQ(::bind(listen_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(listen_.get(), 4), 0);
-    thread_ = std::thread([this, script] {
-      UniqueFd c(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!c) return;
-      proto::FrameDecoder d;
-      script(c.get(), d);
-    });
-  }
-  ~FakeServer() {
-    ::shutdown(listen_.get(), SHUT_RDWR);
-    thread_.join();
-    std::string rm = "rm -rf '" + dir_ + "'";
-    EXPECT_EQ(std::system(rm.c_str()), 0);
-  }
-  [[nodiscard]] ClientOptions options() const {
-    ClientOptions o;
-    o.socket_path = path_;
-    o.timeout = 2s;
-    o.client_name = "unit";
-    return o;
-  }
-
- private:
-  std::string dir_, path_;
-  UniqueFd listen_;
-  std::thread thread_;
-};
-
-// Answers Hello like corrald v1 would.
-void answer_hello(int fd, proto::FrameDecoder& d) {
-  auto req = read_request(fd, d);
-  ASSERT_TRUE(req.has_value());
-  ASSERT_TRUE(req->has_hello());
-  EXPECT_EQ(req->hello().min_version(), 1u);
-  EXPECT_EQ(req->hello().max_version(), 1u);
-  EXPECT_EQ(req->hello().client_name(), "unit");
-  auto r = reply_to(*req);
-  r.mutable_hello()->set_version(1);
-  r.mutable_hello()->set_server_version("9.9.9");
-  (*r.mutable_hello()->mutable_features())["launcher"] = "direct";
-  write_response(fd, r);
-}
+using testing::answer_hello;
+using testing::FakeServer;
+using testing::read_request;
+using testing::reply_to;
+using testing::write_response;
 
 TEST(Client, HelloIdsAndCorrelationIds) {
   std::vector<uint64_t> ids;
@@ -258,6 +179,106 @@ TEST(Client, OversizeResponseIsRefused) {
   EXPECT_THAT(l.error().message, HasSubstr("exceeds the cap"));
 }
 
+TEST(Client, StreamStopsWhenTheCallbackSaysSo) {
+  FakeServer server([&](int fd, proto::FrameDecoder& d) {
+    answer_hello(fd, d);
+    auto req = read_request(fd, d);
+    ASSERT_TRUE(req.has_value());
+    // All three in one write: the client hangs up after the second.
+    auto r = reply_to(*req);
+    r.set_more(true);
+    std::string frames;
+    for (int i = 0; i < 3; ++i) frames += *proto::encode_frame(r);
+    ASSERT_EQ(::send(fd, frames.data(), frames.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(frames.size()));
+  });
+  auto c = Client::connect(server.options());
+  ASSERT_TRUE(c.has_value());
+  v1::Request req;
+  req.mutable_logs()->set_follow(true);
+  int seen = 0;
+  auto ok = c->stream(req, [&](const v1::Response&) { return ++seen < 2; });
+  ASSERT_TRUE(ok.has_value()) << ok.error().describe();
+  EXPECT_EQ(seen, 2);
+}
+
+TEST(Client, ResponsesToOtherIdsAreSkipped) {
+  FakeServer server([&](int fd, proto::FrameDecoder& d) {
+    answer_hello(fd, d);
+    auto req = read_request(fd, d);
+    ASSERT_TRUE(req.has_value());
+    auto stale = reply_to(*req, v1::INTERNAL);
+    stale.set_id(req->id() + 100);  // e.g. a late answer to an abandoned request
+    write_response(fd, stale);
+    auto r = reply_to(*req);
+    r.mutable_version()->set_server_version("9.9.9");
+    write_response(fd, r);
+  });
+  auto c = Client::connect(server.options());
+  ASSERT_TRUE(c.has_value());
+  auto v = c->version();
+  ASSERT_TRUE(v.has_value()) << v.error().describe();
+  EXPECT_EQ(v->server_version(), "9.9.9");
+}
+
+TEST(Client, ServerHangingUpBetweenFramesSaysSo) {
+  FakeServer server([&](int fd, proto::FrameDecoder& d) {
+    answer_hello(fd, d);
+    ASSERT_TRUE(read_request(fd, d).has_value());
+  });
+  auto c = Client::connect(server.options());
+  ASSERT_TRUE(c.has_value());
+  auto l = c->list();
+  ASSERT_FALSE(l.has_value());
+  EXPECT_EQ(l.error().code, Code::kUnavailable);
+  EXPECT_EQ(l.error().message, "corrald closed the connection");
+}
+
+TEST(Client, TooManyConnectionsIsReportedNotJustAHangUp) {
+  // corrald at its connection cap answers (id 0) and closes without reading the Hello.
+  FakeServer server([&](int fd, proto::FrameDecoder&) {
+    v1::Response r;
+    r.mutable_status()->set_code(v1::RESOURCE_EXHAUSTED);
+    r.mutable_status()->set_message("too many connections (256)");
+    write_response(fd, r);
+  });
+  auto c = Client::connect(server.options());
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().code, Code::kResourceExhausted);
+  EXPECT_THAT(c.error().message, HasSubstr("too many connections (256)"));
+  EXPECT_EQ(exit_code_for(c.error()), kExitTempFail);
+}
+
+TEST(Client, HelloPickingAVersionWeDoNotSpeakIsAProtocolError) {
+  FakeServer server([&](int fd, proto::FrameDecoder& d) {
+    auto req = read_request(fd, d);
+    ASSERT_TRUE(req.has_value());
+    auto r = reply_to(*req);
+    r.mutable_hello()->set_version(7);
+    write_response(fd, r);
+  });
+  auto c = Client::connect(server.options());
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().code, Code::kProtocol);
+  EXPECT_THAT(c.error().message, HasSubstr("protocol version 7"));
+}
+
+TEST(Client, ZeroTimeoutWaitsAsLongAsItTakes) {
+  FakeServer server([&](int fd, proto::FrameDecoder& d) {
+    answer_hello(fd, d);
+    auto req = read_request(fd, d);
+    ASSERT_TRUE(req.has_value());
+    std::this_thread::sleep_for(300ms);
+    write_response(fd, reply_to(*req));
+  });
+  auto o = server.options();
+  o.timeout = 0ms;
+  auto c = Client::connect(o);
+  ASSERT_TRUE(c.has_value());
+  auto l = c->list();
+  EXPECT_TRUE(l.has_value()) << l.error().describe();
+}
+
 TEST(Client, NoSocketAndStaleSocket) {
   ClientOptions o;
   o.socket_path = "/tmp/corral-ctl-test-missing/s.sock";
@@ -281,24 +302,13 @@ TEST(Client, NoSocketAndStaleSocket) {
   c = Client::connect(o);
   ASSERT_FALSE(c.has_value());
   EXPECT_THAT(c.error().message, HasSubstr("connection refused at " + path));
-  EXPECT_EQ(std::system(("rm -rf '" + dir + "'").c_str()), 0);
+  ::unlink(path.c_str());
+  ::rmdir(dir.c_str());
 
   o.socket_path = "/" + std::string(200, 'x');
   c = Client::connect(o);
   ASSERT_FALSE(c.has_value());
   EXPECT_EQ(c.error().code, Code::kInvalidArgument);
-}
-
-TEST(Client, ConnectErrorsAndExitCodes) {
-  auto e = connect_error("/run/corral/control.sock", EACCES);
-  EXPECT_EQ(e.code, Code::kPermissionDenied);
-  EXPECT_THAT(e.message, HasSubstr("permission denied"));
-  EXPECT_EQ(exit_code_for(e), kExitPermission);
-  EXPECT_EQ(exit_code_for(Error{Code::kInvalidArgument, 0, "x"}), kExitInvalid);
-  EXPECT_EQ(exit_code_for(Error{Code::kFailedPrecondition, 0, "x"}), kExitInvalid);
-  EXPECT_EQ(exit_code_for(Error{Code::kResourceExhausted, 0, "x"}), kExitTempFail);
-  EXPECT_EQ(exit_code_for(Error{Code::kUnimplemented, 0, "x"}), kExitProtocol);
-  EXPECT_EQ(exit_code_for(Error{Code::kInternal, 0, "x"}), kExitFailure);
 }
 
 TEST(Client, DefaultSocketPathHonoursTheEnvironment) {

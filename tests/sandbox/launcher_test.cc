@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -100,6 +102,12 @@ TEST_F(Launcher, OnlyStdioIsInheritedAndSignalStateIsReset) {
   spec.stdout_fd = out.w.get();
   auto p = launcher_.launch(spec);
 
+  // launch() blocks every signal around clone3; the caller's own mask must come back unchanged.
+  sigset_t after;
+  EXPECT_EQ(::sigprocmask(SIG_SETMASK, nullptr, &after), 0);
+  EXPECT_EQ(::sigismember(&after, SIGUSR1), 1);
+  EXPECT_EQ(::sigismember(&after, SIGTERM), 0);
+  EXPECT_EQ(::sigismember(&after, SIGCHLD), 0);
   ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   ::sigaction(SIGPIPE, &old_pipe, nullptr);
   ::close(leak1);
@@ -161,7 +169,18 @@ TEST_F(Launcher, NonExecutableFileIsRefused) {
   auto p = launcher_.launch(spec);
   ::unlink(path);
   ASSERT_FALSE(p.has_value());
-  EXPECT_THAT(p.error().describe(), HasSubstr("is not executable"));
+  EXPECT_EQ(p.error().errnum, EACCES);
+  EXPECT_EQ(p.error().code, Code::kPermissionDenied);
+  EXPECT_THAT(p.error().describe(), HasSubstr(std::string(path) + " is not executable"));
+}
+
+TEST_F(Launcher, DirectoryIsRefused) {
+  LaunchSpec spec;
+  spec.exec = "/tmp";
+  auto p = launcher_.launch(spec);
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code, Code::kInvalidArgument);
+  EXPECT_THAT(p.error().describe(), HasSubstr("/tmp is not a regular file"));
 }
 
 TEST_F(Launcher, ChildStepFailuresNameTheStepAndErrno) {
@@ -178,7 +197,7 @@ TEST_F(Launcher, ChildStepFailuresNameTheStepAndErrno) {
   p = launcher_.launch(spec);
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().errnum, EINVAL);
-  EXPECT_THAT(p.error().describe(), HasSubstr("setrlimit(resource 7) failed"));
+  EXPECT_THAT(p.error().describe(), HasSubstr("setrlimit(RLIMIT_NOFILE) failed: Invalid argument"));
 }
 
 TEST_F(Launcher, ExecveFailureIsReported) {
@@ -200,6 +219,54 @@ TEST_F(Launcher, ExecveFailureIsReported) {
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().errnum, ENOEXEC);
   EXPECT_THAT(p.error().describe(), HasSubstr("execve failed: Exec format error"));
+}
+
+// An executable script whose interpreter is missing or not executable passes the launcher's own
+// checks; only the kernel's execve can say no, and the error must carry its errno.
+class ScriptLauncher : public Launcher {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/corral-script.XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    dir_ = dir;
+  }
+  void TearDown() override {
+    for (const auto& f : files_) ::unlink(f.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  std::string write(const std::string& name, const std::string& text, mode_t mode) {
+    std::string path = dir_ + "/" + name;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    EXPECT_GE(fd, 0) << path;
+    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fd);
+    EXPECT_EQ(::chmod(path.c_str(), mode), 0);
+    files_.push_back(path);
+    return path;
+  }
+  std::string dir_;
+  std::vector<std::string> files_;
+};
+
+TEST_F(ScriptLauncher, MissingInterpreterIsExecveEnoent) {
+  LaunchSpec spec;
+  spec.exec = write("script", "#!/nonexistent/interpreter\n", 0755);
+  auto p = launcher_.launch(spec);
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().errnum, ENOENT);
+  EXPECT_EQ(p.error().code, Code::kNotFound);
+  EXPECT_THAT(p.error().describe(),
+              HasSubstr("launching " + spec.exec + ": execve failed: No such file or directory"));
+}
+
+TEST_F(ScriptLauncher, NonExecutableInterpreterIsExecveEacces) {
+  std::string interp = write("interp", "not a program\n", 0644);
+  LaunchSpec spec;
+  spec.exec = write("script", "#!" + interp + "\n", 0755);
+  auto p = launcher_.launch(spec);
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().errnum, EACCES);
+  EXPECT_THAT(p.error().describe(), HasSubstr("execve failed: Permission denied"));
 }
 
 }  // namespace
