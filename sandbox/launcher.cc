@@ -1,175 +1,22 @@
 #include "sandbox/launcher.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <linux/sched.h>
-#include <linux/seccomp.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstring>
-#include <iterator>
 #include <optional>
+
+#include "common/files.h"
+#include "sandbox/launch_child.h"
 
 namespace corral::sandbox {
 
 namespace {
 
-// What the child failed at before exec; sent to the parent over the report pipe.
-enum class Step : int {
-  kSignals = 1,
-  kSetsid,
-  kDevNull,
-  kDup,
-  kCloseRange,
-  kChdir,
-  kSetrlimit,
-  kExecve,
-  kGate,
-  kNoNewPrivs,
-  kSeccomp,
-  kReportFd,
-};
-
-struct Report {
-  int step;
-  int err;
-  int detail;  // the rlimit resource for kSetrlimit, the stream (0-2) for kDup
-};
-
-std::string rlimit_name(int resource) {
-  static constexpr const char* kNames[] = {
-      "RLIMIT_CPU",      "RLIMIT_FSIZE", "RLIMIT_DATA",   "RLIMIT_STACK",
-      "RLIMIT_CORE",     "RLIMIT_RSS",   "RLIMIT_NPROC",  "RLIMIT_NOFILE",
-      "RLIMIT_MEMLOCK",  "RLIMIT_AS",    "RLIMIT_LOCKS",  "RLIMIT_SIGPENDING",
-      "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
-  static_assert(std::size(kNames) == RLIMIT_NLIMITS);
-  if (resource >= 0 && resource < static_cast<int>(std::size(kNames))) return kNames[resource];
-  return "resource " + std::to_string(resource);
-}
-
-std::string step_name(const Report& r, const LaunchSpec& spec) {
-  switch (static_cast<Step>(r.step)) {
-    case Step::kSignals:
-      return "resetting signals";
-    case Step::kSetsid:
-      return "setsid";
-    case Step::kDevNull:
-      return "opening /dev/null";
-    case Step::kDup: {
-      static constexpr const char* kStreams[] = {"stdin", "stdout", "stderr"};
-      if (r.detail < 0 || r.detail > 2) return "setting up stdin/stdout/stderr";
-      int fds[] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
-      return std::string("setting up ") + kStreams[r.detail] + " from fd " +
-             std::to_string(fds[r.detail]);
-    }
-    case Step::kReportFd:
-      return "moving the launch report pipe";
-    case Step::kCloseRange:
-      return "closing inherited file descriptors";
-    case Step::kChdir:
-      return "chdir";
-    case Step::kSetrlimit:
-      return "setrlimit(" + rlimit_name(r.detail) + ")";
-    case Step::kExecve:
-      return "execve";
-    case Step::kGate:
-      return "waiting to be placed in its cgroup";
-    case Step::kNoNewPrivs:
-      return "prctl(PR_SET_NO_NEW_PRIVS)";
-    case Step::kSeccomp:
-      return "installing the seccomp filter";
-  }
-  return "step " + std::to_string(r.step);
-}
-
-[[noreturn]] void fail(int report_fd, Step step, int detail = 0) {
-  Report r{static_cast<int>(step), errno, detail};
-  // Nothing useful can be done if this write fails: the parent then sees the exit code 127.
-  ssize_t n = ::write(report_fd, &r, sizeof r);
-  (void)n;
-  ::_exit(127);
-}
-
-// Runs in the child: async-signal-safe calls only. Starts with every signal blocked (the parent
-// blocked them around clone3), so no handler inherited from the parent can run here.
-[[noreturn]] void child(const LaunchSpec& spec, char* const* argv, char* const* envp, int report_fd,
-                        int gate_fd) {
-  // The report pipe may sit on 0-2 if the parent had them closed; the dup2s below would then
-  // replace it. Move it above stderr first (errors until then can only be reported where it is).
-  if (report_fd <= STDERR_FILENO) {
-    int moved = ::fcntl(report_fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-    if (moved < 0) fail(report_fd, Step::kReportFd);
-    report_fd = moved;
-  }
-  if (gate_fd >= 0) {
-    // The parent writes one byte once we are in our cgroup; EOF means it gave up on us.
-    char go = 0;
-    ssize_t n;
-    do {
-      n = ::read(gate_fd, &go, 1);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1) {
-      errno = n == 0 ? ECANCELED : errno;
-      fail(report_fd, Step::kGate);
-    }
-  }
-  // Dispositions first, mask last: a signal pending since the fork is delivered only once its
-  // handler is SIG_DFL.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    // glibc refuses its reserved signals (SIGCANCEL, SIGSETXID) with EINVAL: they keep glibc's.
-    if (::sigaction(sig, &dfl, nullptr) != 0 && errno != EINVAL) fail(report_fd, Step::kSignals);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail(report_fd, Step::kSignals);
-  if (::setsid() < 0) fail(report_fd, Step::kSetsid);
-
-  // Move every source to a high fd first so dup2 onto 0-2 never clobbers another source.
-  std::array<int, 3> src = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
-  std::array<int, 3> high{};
-  for (size_t i = 0; i < 3; ++i) {
-    int fd = src[i];
-    if (fd < 0) {
-      fd = ::open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-      if (fd < 0) fail(report_fd, Step::kDevNull);
-    }
-    high[i] = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    if (high[i] < 0) fail(report_fd, Step::kDup, static_cast<int>(i));
-  }
-  for (int i = 0; i < 3; ++i) {
-    if (::dup2(high[static_cast<size_t>(i)], i) < 0) fail(report_fd, Step::kDup, i);
-  }
-  // Everything above stderr closes at exec (the report pipe is already O_CLOEXEC).
-  if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
-    fail(report_fd, Step::kCloseRange);
-  }
-  if (::chdir(spec.working_dir.c_str()) != 0) fail(report_fd, Step::kChdir);
-  for (const auto& l : spec.rlimits) {
-    rlimit rl{l.soft, l.hard};
-    if (::setrlimit(static_cast<__rlimit_resource>(l.resource), &rl) != 0) {
-      fail(report_fd, Step::kSetrlimit, l.resource);
-    }
-  }
-  if (spec.seccomp != nullptr) {
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(report_fd, Step::kNoNewPrivs);
-    sock_fprog prog{static_cast<unsigned short>(spec.seccomp->size()),
-                    const_cast<sock_filter*>(spec.seccomp->data())};
-    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
-      fail(report_fd, Step::kSeccomp);
-    }
-  }
-  ::execve(spec.exec.c_str(), argv, envp);
-  fail(report_fd, Step::kExecve);
-}
+using detail::Report;
 
 Result<void> validate(const LaunchSpec& spec) {
   if (spec.exec.empty() || spec.exec[0] != '/') {
@@ -186,13 +33,59 @@ Result<void> validate(const LaunchSpec& spec) {
     return make_error(Code::kInvalidArgument, spec.exec + " is not a regular file");
   }
   if (::access(spec.exec.c_str(), X_OK) != 0) return sys_error(spec.exec + " is not executable");
+  if (const SandboxSpec* s = spec.sandbox; s != nullptr) {
+    if (s->host_id_base == 0 || s->id_count == 0 ||
+        static_cast<uint64_t>(s->host_id_base) + s->id_count > 0xFFFFFFFFull) {
+      return make_error(Code::kInvalidArgument,
+                        "sandbox id range " + std::to_string(s->host_id_base) + "+" +
+                            std::to_string(s->id_count) +
+                            " is invalid (host root is never mapped; the range must fit 32 bits)");
+    }
+    if (s->uid >= s->id_count || s->gid >= s->id_count) {
+      return make_error(Code::kInvalidArgument,
+                        "sandbox uid/gid " + std::to_string(s->uid) + "/" + std::to_string(s->gid) +
+                            " is outside its id range of " + std::to_string(s->id_count));
+    }
+    if (s->hostname.empty() || s->hostname.size() > 64) {
+      return make_error(Code::kInvalidArgument, "sandbox hostname must be 1-64 bytes");
+    }
+  }
   return {};
+}
+
+int cap_last_cap() {
+  static const int last = [] {
+    auto text = read_file("/proc/sys/kernel/cap_last_cap");
+    if (!text) return 63;  // PR_CAPBSET_DROP on an unknown cap fails with EINVAL, which is fine
+    return std::atoi(text->c_str());
+  }();
+  return last;
+}
+
+Result<void> write_id_maps(pid_t pid, const SandboxSpec& s) {
+  std::string map = "0 " + std::to_string(s.host_id_base) + " " + std::to_string(s.id_count) + "\n";
+  std::string base = "/proc/" + std::to_string(pid);
+  if (auto ok = write_file(base + "/uid_map", map); !ok) return ok;
+  return write_file(base + "/gid_map", map);
 }
 
 }  // namespace
 
 Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   if (auto ok = validate(spec); !ok) return std::unexpected(ok.error().wrap("launching"));
+
+  std::optional<SandboxPlan> plan;
+  std::optional<LandlockPlan> landlock;
+  std::vector<int> bind_fds;  // the child's own: it fills this copy without allocating
+  if (spec.sandbox != nullptr) {
+    auto p = plan_sandbox(*spec.sandbox, spec.exec);
+    if (!p) return std::unexpected(p.error().wrap("launching " + spec.exec));
+    plan = std::move(*p);
+    bind_fds.assign(plan->ops.size(), -1);
+    if (spec.sandbox->landlock && landlock_abi() > 0) {
+      landlock = plan_landlock(plan->rules, landlock_abi());
+    }
+  }
 
   std::vector<char*> argv;
   argv.reserve(spec.args.size() + 2);
@@ -209,13 +102,23 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   UniqueFd report_r(report[0]);
   UniqueFd report_w(report[1]);
 
+  // The gate holds the child until the parent has placed it: in its v1 cgroups, and for a
+  // sandbox, its uid/gid maps written (nothing it does before then can use host ids).
   UniqueFd gate_r, gate_w;
-  bool gated = spec.cgroup != nullptr && !spec.cgroup->v2_only();
+  bool in_v1 = spec.cgroup != nullptr && !spec.cgroup->v2_only();
+  bool gated = in_v1 || spec.sandbox != nullptr;
   if (gated) {
     int gate[2];
-    if (::pipe2(gate, O_CLOEXEC) != 0) return sys_error("creating the cgroup gate pipe");
+    if (::pipe2(gate, O_CLOEXEC) != 0) return sys_error("creating the launch gate pipe");
     gate_r.reset(gate[0]);
     gate_w.reset(gate[1]);
+  }
+  UniqueFd status_r, status_w;
+  if (spec.sandbox != nullptr) {
+    int st[2];
+    if (::pipe2(st, O_CLOEXEC | O_NONBLOCK) != 0) return sys_error("creating the status pipe");
+    status_r.reset(st[0]);
+    status_w.reset(st[1]);
   }
 
   int pidfd = -1;
@@ -227,6 +130,23 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<uint64_t>(spec.cgroup->v2_fd());
   }
+  if (spec.sandbox != nullptr) {
+    // The cgroup namespace is made by the child once it is in its cgroup (see sandbox_main).
+    args.flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (!spec.sandbox->host_network) args.flags |= CLONE_NEWNET;
+  }
+  detail::ChildArgs child;
+  child.spec = &spec;
+  child.argv = argv.data();
+  child.envp = envp.data();
+  child.report_fd = report_w.get();
+  child.gate_fd = gate_r.get();
+  child.status_fd = status_w.get();
+  child.plan = plan ? &*plan : nullptr;
+  child.landlock = landlock ? &*landlock : nullptr;
+  child.bind_fds = bind_fds.data();
+  child.cap_last_cap = cap_last_cap();
+
   // Block every signal across clone3 so that none is handled in the child before it has reset
   // the dispositions it inherited (a parent's handler running there could, say, write to the
   // parent's self-pipe). The child unblocks them itself; the parent restores its mask at once.
@@ -237,10 +157,10 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   }
   long pid = ::syscall(SYS_clone3, &args, sizeof args);
   int clone_errno = errno;
-  if (pid == 0) child(spec, argv.data(), envp.data(), report_w.get(), gate_r.get());
+  if (pid == 0) detail::child_main(child);
   // From here on the child is owned: every early return below kills and reaps it.
   std::optional<Process> proc;
-  if (pid > 0) proc.emplace(static_cast<pid_t>(pid), UniqueFd(pidfd));
+  if (pid > 0) proc.emplace(static_cast<pid_t>(pid), UniqueFd(pidfd), std::move(status_r));
   if (int err = ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr); err != 0) {
     return sys_error("restoring the signal mask after clone3", err);
   }
@@ -252,14 +172,24 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
         clone_errno);
   }
   report_w.reset();
+  status_w.reset();
   if (gated) {
     gate_r.reset();
-    if (auto added = spec.cgroup->add(proc->pid()); !added) {
-      // Dropping proc kills and reaps the child, which never ran the program.
-      return std::unexpected(added.error().wrap("launching " + spec.exec +
-                                                ": placing it in cgroup " + spec.cgroup->name()));
+    if (in_v1) {
+      if (auto added = spec.cgroup->add(proc->pid()); !added) {
+        // Dropping proc kills and reaps the child, which never ran the program.
+        return std::unexpected(added.error().wrap("launching " + spec.exec +
+                                                  ": placing it in cgroup " + spec.cgroup->name()));
+      }
     }
-    if (::write(gate_w.get(), "g", 1) != 1) return sys_error("opening the cgroup gate");
+    if (spec.sandbox != nullptr) {
+      if (auto mapped = write_id_maps(proc->pid(), *spec.sandbox); !mapped) {
+        return std::unexpected(
+            mapped.error().wrap("launching " + spec.exec + ": writing its uid/gid maps"));
+      }
+    }
+    char go = 1;
+    if (::write(gate_w.get(), &go, 1) != 1) return sys_error("releasing the launch gate");
     gate_w.reset();
   }
   Report r{};
@@ -276,7 +206,11 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   }
   // The child has reported and is exiting with 127: its status adds nothing to the report.
   proc.reset();  // kills (a no-op for an exiting child) and reaps it
-  return sys_error("launching " + spec.exec + ": " + step_name(r, spec) + " failed", r.err);
+  return sys_error(
+      "launching " + spec.exec + ": " +
+          detail::step_name(r, spec, plan ? &*plan : nullptr, landlock ? &*landlock : nullptr) +
+          " failed",
+      r.err);
 }
 
 }  // namespace corral::sandbox

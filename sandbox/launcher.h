@@ -1,7 +1,6 @@
 // Launcher: turns a LaunchSpec (plain data) into a running Process. The supervisor only talks to
-// this interface; DirectLauncher (this file's first implementation) applies no isolation beyond a
-// new session, a clean fd table, rlimits and an explicit environment. The namespace/cgroup/seccomp
-// sandbox of a later issue is a second implementation behind the same interface.
+// this interface. DirectLauncher always gives a new session, a clean fd table, rlimits and an
+// explicit environment, and applies the cgroup, seccomp filter and sandbox the spec asks for.
 #pragma once
 
 #include <linux/filter.h>
@@ -14,6 +13,7 @@
 #include "common/error.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/process.h"
+#include "sandbox/sandbox_spec.h"
 
 namespace corral::sandbox {
 
@@ -40,6 +40,12 @@ struct LaunchSpec {
   // If set: no_new_privs, then this seccomp program installed as the last step before execve
   // (so the program's own exec is the first call it filters). Not owned.
   const std::vector<sock_filter>* seccomp = nullptr;
+  // If set, the program runs in a sandbox: new user, pid, mount, ipc, uts, cgroup and (unless
+  // host_network) net namespaces, a fresh read-only root (mount_plan.h), no capabilities,
+  // locked securebits, no_new_privs and Landlock. A small init is PID 1 inside: it forwards
+  // signals to the program's process group and passes its exit status back (Process::wait
+  // reports the program's, not the init's). Not owned.
+  const SandboxSpec* sandbox = nullptr;
 };
 
 class Launcher {

@@ -23,6 +23,7 @@ std::string ExitStatus::describe() const {
 Process::Process(Process&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       pidfd_(std::move(other.pidfd_)),
+      status_fd_(std::move(other.status_fd_)),
       reaped_(std::exchange(other.reaped_, true)) {}
 
 Process& Process::operator=(Process&& other) noexcept {
@@ -30,6 +31,7 @@ Process& Process::operator=(Process&& other) noexcept {
     kill_and_reap();
     pid_ = std::exchange(other.pid_, -1);
     pidfd_ = std::move(other.pidfd_);
+    status_fd_ = std::move(other.status_fd_);
     reaped_ = std::exchange(other.reaped_, true);
   }
   return *this;
@@ -69,6 +71,20 @@ ExitStatus from_siginfo(const siginfo_t& info) {
 }
 }  // namespace
 
+ExitStatus Process::finish(const siginfo_t& info) {
+  reaped_ = true;
+  ExitStatus st = from_siginfo(info);
+  if (status_fd_) {
+    int raw = 0;
+    ssize_t n = ::read(status_fd_.get(), &raw, sizeof raw);
+    if (n == static_cast<ssize_t>(sizeof raw)) {
+      st = WIFEXITED(raw) ? ExitStatus{false, WEXITSTATUS(raw)} : ExitStatus{true, WTERMSIG(raw)};
+    }
+    status_fd_.reset();
+  }
+  return st;
+}
+
 Result<std::optional<ExitStatus>> Process::try_wait() {
   if (reaped_) return make_error(Code::kFailedPrecondition, "process already reaped");
   siginfo_t info{};
@@ -80,8 +96,7 @@ Result<std::optional<ExitStatus>> Process::try_wait() {
     if (errno != EINTR) return sys_error("waitid(pid " + std::to_string(pid_) + ")");
   }
   if (info.si_pid == 0) return std::optional<ExitStatus>{};
-  reaped_ = true;
-  return std::optional<ExitStatus>(from_siginfo(info));
+  return std::optional<ExitStatus>(finish(info));
 }
 
 Result<ExitStatus> Process::wait() {
@@ -94,8 +109,7 @@ Result<ExitStatus> Process::wait() {
     }
     if (errno != EINTR) return sys_error("waitid(pid " + std::to_string(pid_) + ")");
   }
-  reaped_ = true;
-  return from_siginfo(info);
+  return finish(info);
 }
 
 }  // namespace corral::sandbox

@@ -4,6 +4,7 @@
 // leader is unreaped, so its pid (and so the pgid) cannot have been reused.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -24,7 +25,10 @@ struct ExitStatus {
 
 class Process {
  public:
-  Process(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  // status_fd (optional, non-blocking): where a sandbox's init writes the program's raw wait
+  // status before it exits; when present, wait() reports that instead of the init's status.
+  Process(pid_t pid, UniqueFd pidfd, UniqueFd status_fd = {})
+      : pid_(pid), pidfd_(std::move(pidfd)), status_fd_(std::move(status_fd)) {}
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;
   Process(const Process&) = delete;
@@ -47,9 +51,11 @@ class Process {
 
  private:
   void kill_and_reap() noexcept;
+  ExitStatus finish(const siginfo_t& info);
 
   pid_t pid_ = -1;
   UniqueFd pidfd_;
+  UniqueFd status_fd_;
   bool reaped_ = false;
 };
 

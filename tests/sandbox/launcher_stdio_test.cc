@@ -120,7 +120,7 @@ TEST(LauncherStdio, ChildFailureIsReportedEvenWhenTheParentHasNoStdinOrStdout) {
   }
   ASSERT_FALSE(p.has_value()) << "the failed chdir was taken for a successful exec";
   EXPECT_EQ(p.error().errnum, ENOENT);
-  EXPECT_THAT(p.error().describe(), HasSubstr("chdir failed"));
+  EXPECT_THAT(p.error().describe(), HasSubstr("chdir to /nonexistent-dir failed"));
   EXPECT_TRUE(no_children()) << "the failed child was reaped";
 }
 

@@ -1,0 +1,453 @@
+#include "sandbox/launch_child.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <iterator>
+
+namespace corral::sandbox::detail {
+
+namespace {
+
+[[noreturn]] void fail(int report_fd, Step step, int detail = 0) {
+  Report r{static_cast<int>(step), errno, detail};
+  // Nothing useful can be done if this write fails: the parent then sees the exit code 127.
+  ssize_t n = ::write(report_fd, &r, sizeof r);
+  (void)n;
+  ::_exit(127);
+}
+
+int mount_setattr(const char* path, unsigned flags, uint64_t set) {
+  struct mount_attr attr {};
+  attr.attr_set = set;
+  return static_cast<int>(::syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof attr));
+}
+
+// Dispositions to SIG_DFL; the mask is left as it is (every signal blocked since clone3).
+void default_dispositions(int report_fd) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    // glibc refuses its reserved signals (SIGCANCEL, SIGSETXID) with EINVAL: they keep glibc's.
+    if (::sigaction(sig, &dfl, nullptr) != 0 && errno != EINVAL) fail(report_fd, Step::kSignals);
+  }
+}
+
+void wait_gate(int report_fd, int gate_fd) {
+  // The parent writes one byte once we are in our cgroup and (sandbox) our id maps are written;
+  // EOF means it gave up on us.
+  char go = 0;
+  ssize_t n;
+  do {
+    n = ::read(gate_fd, &go, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) {
+    errno = n == 0 ? ECANCELED : errno;
+    fail(report_fd, Step::kGate);
+  }
+  ::close(gate_fd);
+}
+
+int zero_capabilities() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  return static_cast<int>(::syscall(SYS_capset, &hdr, data));
+}
+
+// Every capability out of every set, for good: bounding and ambient sets emptied, securebits
+// locked so that neither uid 0 nor a setuid transition can bring any back, then the identity
+// the manifest asks for.
+void drop_privileges(const ChildArgs& a) {
+  const SandboxSpec& s = *a.spec->sandbox;
+  for (int cap = 0; cap <= a.cap_last_cap; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      fail(a.report_fd, Step::kCapBounding, cap);
+    }
+  }
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    fail(a.report_fd, Step::kCaps);
+  }
+  constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (::prctl(PR_SET_SECUREBITS, kBits, 0, 0, 0) != 0) fail(a.report_fd, Step::kSecurebits);
+  if (::setresgid(s.gid, s.gid, s.gid) != 0 || ::setresuid(s.uid, s.uid, s.uid) != 0) {
+    fail(a.report_fd, Step::kIds);
+  }
+  if (zero_capabilities() != 0) fail(a.report_fd, Step::kCaps);
+}
+
+// The program: its own session, fds 0-2 as asked and nothing else, rlimits, then (sandboxed)
+// no privileges and Landlock, then no_new_privs and seccomp, then execve.
+[[noreturn]] void exec_program(const ChildArgs& a) {
+  const LaunchSpec& spec = *a.spec;
+  int report_fd = a.report_fd;
+  // Dispositions first, mask last: a signal pending since the fork is delivered only once its
+  // handler is SIG_DFL.
+  default_dispositions(report_fd);
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail(report_fd, Step::kSignals);
+  if (::setsid() < 0) fail(report_fd, Step::kSetsid);
+
+  // Move every source to a high fd first so dup2 onto 0-2 never clobbers another source.
+  std::array<int, 3> sources{spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+  std::array<int, 3> high{};
+  for (size_t i = 0; i < 3; ++i) {
+    int fd = sources[i];
+    if (fd < 0) {
+      fd = ::open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+      if (fd < 0) fail(report_fd, Step::kDevNull);
+    }
+    high[i] = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (high[i] < 0) fail(report_fd, Step::kDup, static_cast<int>(i));
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (::dup2(high[static_cast<size_t>(i)], i) < 0) fail(report_fd, Step::kDup, i);
+  }
+  // Everything above stderr closes at exec (the report pipe is already O_CLOEXEC).
+  if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+    fail(report_fd, Step::kCloseRange);
+  }
+  if (::chdir(spec.working_dir.c_str()) != 0) fail(report_fd, Step::kChdir);
+  for (const auto& l : spec.rlimits) {
+    rlimit rl{l.soft, l.hard};
+    if (::setrlimit(static_cast<__rlimit_resource>(l.resource), &rl) != 0) {
+      fail(report_fd, Step::kSetrlimit, l.resource);
+    }
+  }
+  if (a.plan != nullptr) drop_privileges(a);
+  if (a.plan != nullptr || spec.seccomp != nullptr) {
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(report_fd, Step::kNoNewPrivs);
+  }
+  if (a.landlock != nullptr) {
+    int rule = -1;
+    if (int err = landlock_apply(*a.landlock, &rule); err != 0) {
+      errno = err;
+      fail(report_fd, Step::kLandlock, rule);
+    }
+  }
+  if (spec.seccomp != nullptr) {
+    sock_fprog prog{static_cast<unsigned short>(spec.seccomp->size()),
+                    const_cast<sock_filter*>(spec.seccomp->data())};
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+      fail(report_fd, Step::kSeccomp);
+    }
+  }
+  ::execve(spec.exec.c_str(), a.argv, a.envp);
+  fail(report_fd, Step::kExecve);
+}
+
+void loopback_up(int report_fd) {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail(report_fd, Step::kLoopback);
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) fail(report_fd, Step::kLoopback);
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) fail(report_fd, Step::kLoopback);
+  ::close(s);
+}
+
+// "/oldroot/proc/self/fd/N" into buf, without allocating.
+const char* fd_path(char (&buf)[48], int fd) {
+  static constexpr char kPrefix[] = "/oldroot/proc/self/fd/";
+  std::memcpy(buf, kPrefix, sizeof kPrefix - 1);
+  char digits[12];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0);
+  size_t at = sizeof kPrefix - 1;
+  while (n > 0) buf[at++] = digits[--n];
+  buf[at] = '\0';
+  return buf;
+}
+
+void run_op(const MountOp& op, int source_fd, int report_fd, int index) {
+  const char* path = op.path.c_str();
+  char src_buf[48];
+  const char* src = source_fd >= 0 ? fd_path(src_buf, source_fd) : nullptr;
+  int rc = 0;
+  switch (op.kind) {
+    case MountOpKind::kMkdir:
+      rc = ::mkdir(path, 0755);
+      if (rc != 0 && errno == EEXIST) rc = 0;
+      break;
+    case MountOpKind::kTouch: {
+      int fd = ::open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0444);
+      rc = fd < 0 ? -1 : ::close(fd);
+      break;
+    }
+    case MountOpKind::kSymlink:
+      rc = ::symlink(op.source.c_str(), path);
+      break;
+    case MountOpKind::kWriteFile: {
+      int fd = ::open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        rc = -1;
+        break;
+      }
+      ssize_t n = ::write(fd, op.data.data(), op.data.size());
+      int err = errno;
+      ::close(fd);
+      if (n != static_cast<ssize_t>(op.data.size())) {
+        errno = n < 0 ? err : EIO;
+        rc = -1;
+      }
+      break;
+    }
+    case MountOpKind::kSysctl: {
+      int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) {
+        rc = -1;
+        break;
+      }
+      ssize_t n = ::write(fd, op.data.data(), op.data.size());
+      int err = errno;
+      ::close(fd);
+      if (n != static_cast<ssize_t>(op.data.size())) {
+        errno = n < 0 ? err : EIO;
+        rc = -1;
+      }
+      break;
+    }
+    case MountOpKind::kBindRo:
+      rc = ::mount(src, path, nullptr, MS_BIND | MS_REC, nullptr);
+      if (rc == 0) {
+        rc = mount_setattr(path, AT_RECURSIVE,
+                           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+      }
+      break;
+    case MountOpKind::kBindRw:
+      rc = ::mount(src, path, nullptr, MS_BIND | MS_REC, nullptr);
+      if (rc == 0) rc = mount_setattr(path, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+      break;
+    case MountOpKind::kBindDev:
+      rc = ::mount(src, path, nullptr, MS_BIND, nullptr);
+      if (rc == 0) rc = mount_setattr(path, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+      break;
+    case MountOpKind::kTmpfs:
+      rc = ::mount("tmpfs", path, "tmpfs", op.flags, op.data.c_str());
+      break;
+    case MountOpKind::kProc:
+      rc = ::mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+      break;
+    case MountOpKind::kDevpts:
+      rc = ::mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, op.data.c_str());
+      break;
+  }
+  if (rc != 0) fail(report_fd, Step::kMountOp, index);
+}
+
+// A fresh root: a private staging tmpfs is pivoted to first, with the host's root at /oldroot
+// (so bind sources resolve even where the sandbox will shadow them) and the new root, another
+// tmpfs, at /newroot. After the plan's steps the host is detached and /newroot becomes "/".
+void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      ::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") != 0 ||
+      ::mkdir("/tmp/newroot", 0755) != 0 || ::mkdir("/tmp/oldroot", 0755) != 0 ||
+      ::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0 || ::chdir("/") != 0 ||
+      ::mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV,
+              "mode=0755,size=1m,nr_inodes=4096") != 0) {
+    fail(report_fd, Step::kStaging);
+  }
+  int index = 0;
+  for (const auto& op : plan.ops) {
+    run_op(op, bind_fds[index], report_fd, index);
+    ++index;
+  }
+  if (::mount(nullptr, "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      ::umount2("/oldroot", MNT_DETACH) != 0 || ::chdir("/newroot") != 0 ||
+      ::syscall(SYS_pivot_root, ".", ".") != 0 || ::umount2(".", MNT_DETACH) != 0 ||
+      ::chdir("/") != 0) {
+    fail(report_fd, Step::kPivot);
+  }
+  if (mount_setattr("/", 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) != 0 ||
+      mount_setattr("/dev", 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) != 0) {
+    fail(report_fd, Step::kReadOnlyRoot);
+  }
+}
+
+// PID 1 of the sandbox: forwards every signal it gets to the program's process group, reaps
+// everything reparented to it, and when the program exits passes its raw wait status to the
+// supervisor (status_fd) and exits, which kills whatever is left in the namespace.
+[[noreturn]] void init_loop(pid_t program, int status_fd) {
+  sigset_t all;
+  sigfillset(&all);
+  for (;;) {
+    siginfo_t info{};
+    int sig = ::sigwaitinfo(&all, &info);
+    if (sig < 0) continue;  // EINTR
+    if (sig != SIGCHLD) {
+      if (::kill(-program, sig) != 0) (void)::kill(program, sig);
+      continue;
+    }
+    for (;;) {
+      int status = 0;
+      pid_t w = ::waitpid(-1, &status, WNOHANG);
+      if (w <= 0) break;
+      if (w != program) continue;
+      ssize_t n = ::write(status_fd, &status, sizeof status);
+      (void)n;  // without it the supervisor still has our exit code
+      ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+  }
+}
+
+[[noreturn]] void sandbox_main(const ChildArgs& a) {
+  const SandboxSpec& s = *a.spec->sandbox;
+  int report_fd = a.report_fd;
+  default_dispositions(report_fd);  // SIGCHLD back to SIG_DFL so children stay waitable
+  if (::setsid() < 0) fail(report_fd, Step::kSetsid);
+  // Bind sources are opened while our fsuid and groups are still the host's root ones (without
+  // any host capability): a source under a root-only directory stays reachable, and the fds
+  // belong to our own mount namespace, as bind mounts require.
+  for (size_t i = 0; i < a.plan->ops.size(); ++i) {
+    const MountOp& op = a.plan->ops[i];
+    if (!is_bind(op.kind)) continue;
+    a.bind_fds[i] = ::open(op.source.c_str(), O_PATH | O_CLOEXEC);
+    if (a.bind_fds[i] < 0) fail(report_fd, Step::kMountOp, static_cast<int>(i));
+  }
+  // Root of the new user namespace (our maps are written): drop the host's groups.
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+    fail(report_fd, Step::kIds);
+  }
+  // Now that we are in the plugin's cgroup, make it the root of our cgroup view.
+  if (::unshare(CLONE_NEWCGROUP) != 0) fail(report_fd, Step::kCgroupNs);
+  if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) fail(report_fd, Step::kHostname);
+  if (!s.host_network) loopback_up(report_fd);
+  build_root(*a.plan, a.bind_fds, report_fd);
+
+  long pid = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, 0);
+  if (pid < 0) fail(report_fd, Step::kFork);
+  if (pid == 0) exec_program(a);
+
+  // The init keeps only the status pipe, and no privilege of its own.
+  int status_fd = a.status_fd;
+  if (status_fd > 0) (void)::syscall(SYS_close_range, 0u, static_cast<unsigned>(status_fd - 1), 0);
+  (void)::syscall(SYS_close_range, static_cast<unsigned>(status_fd + 1), ~0u, 0);
+  (void)::prctl(PR_SET_NAME, "corral-init", 0, 0, 0);
+  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  (void)::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  (void)zero_capabilities();
+  init_loop(static_cast<pid_t>(pid), status_fd);
+}
+
+std::string rlimit_name(int resource) {
+  static constexpr const char* kNames[] = {
+      "RLIMIT_CPU",      "RLIMIT_FSIZE", "RLIMIT_DATA",   "RLIMIT_STACK",
+      "RLIMIT_CORE",     "RLIMIT_RSS",   "RLIMIT_NPROC",  "RLIMIT_NOFILE",
+      "RLIMIT_MEMLOCK",  "RLIMIT_AS",    "RLIMIT_LOCKS",  "RLIMIT_SIGPENDING",
+      "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
+  static_assert(std::size(kNames) == RLIMIT_NLIMITS);
+  if (resource >= 0 && resource < static_cast<int>(std::size(kNames))) return kNames[resource];
+  return "resource " + std::to_string(resource);
+}
+
+}  // namespace
+
+[[noreturn]] void child_main(ChildArgs a) {
+  // The report pipe may sit on 0-2 if the parent had them closed; the dup2s later would then
+  // replace it. Move it above stderr first (errors until then can only be reported where it is).
+  if (a.report_fd <= STDERR_FILENO) {
+    int moved = ::fcntl(a.report_fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (moved < 0) fail(a.report_fd, Step::kReportFd);
+    a.report_fd = moved;
+  }
+  if (a.gate_fd >= 0) wait_gate(a.report_fd, a.gate_fd);
+  if (a.plan != nullptr) sandbox_main(a);
+  exec_program(a);
+}
+
+std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan* plan,
+                      const LandlockPlan* landlock) {
+  switch (static_cast<Step>(r.step)) {
+    case Step::kSignals:
+      return "resetting signals";
+    case Step::kSetsid:
+      return "setsid";
+    case Step::kDevNull:
+      return "opening /dev/null";
+    case Step::kDup: {
+      static constexpr const char* kStreams[] = {"stdin", "stdout", "stderr"};
+      if (r.detail < 0 || r.detail > 2) return "setting up stdin/stdout/stderr";
+      int fds[] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+      return std::string("setting up ") + kStreams[r.detail] + " from fd " +
+             std::to_string(fds[r.detail]);
+    }
+    case Step::kReportFd:
+      return "moving the launch report pipe";
+    case Step::kCloseRange:
+      return "closing inherited file descriptors";
+    case Step::kChdir:
+      return "chdir to " + spec.working_dir;
+    case Step::kSetrlimit:
+      return "setrlimit(" + rlimit_name(r.detail) + ")";
+    case Step::kExecve:
+      return "execve";
+    case Step::kGate:
+      return "waiting to be placed in its cgroup";
+    case Step::kNoNewPrivs:
+      return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case Step::kSeccomp:
+      return "installing the seccomp filter";
+    case Step::kIds:
+      return "switching to its uid/gid inside the user namespace";
+    case Step::kCgroupNs:
+      return "creating its cgroup namespace";
+    case Step::kHostname:
+      return "setting the hostname";
+    case Step::kLoopback:
+      return "bringing up loopback in its network namespace";
+    case Step::kStaging:
+      return "preparing the staging root (private mounts, pivot_root)";
+    case Step::kMountOp:
+      if (plan != nullptr && r.detail >= 0 && static_cast<size_t>(r.detail) < plan->ops.size()) {
+        return plan->ops[static_cast<size_t>(r.detail)].describe();
+      }
+      return "mount step " + std::to_string(r.detail);
+    case Step::kPivot:
+      return "pivoting into the new root and detaching the host's";
+    case Step::kReadOnlyRoot:
+      return "making the root read-only";
+    case Step::kFork:
+      return "starting the program under the sandbox's init";
+    case Step::kCapBounding:
+      return "dropping capability " + std::to_string(r.detail) + " from the bounding set";
+    case Step::kCaps:
+      return "clearing capabilities";
+    case Step::kSecurebits:
+      return "locking securebits";
+    case Step::kLandlock:
+      if (landlock != nullptr && r.detail >= 0 &&
+          static_cast<size_t>(r.detail) < landlock->rules.size()) {
+        return "adding the Landlock rule for " +
+               landlock->rules[static_cast<size_t>(r.detail)].path;
+      }
+      return "applying the Landlock ruleset";
+  }
+  return "step " + std::to_string(r.step);
+}
+
+}  // namespace corral::sandbox::detail

@@ -1,0 +1,67 @@
+// The child side of DirectLauncher: everything between clone3 and execve, async-signal-safe
+// (the parent may be multi-threaded, so no allocation or locks here). Failures go back to the
+// parent as a Report over the report pipe, naming the step; launcher.cc turns it into an Error.
+#pragma once
+
+#include <string>
+
+#include "sandbox/landlock.h"
+#include "sandbox/launcher.h"
+#include "sandbox/mount_plan.h"
+
+namespace corral::sandbox::detail {
+
+enum class Step : int {
+  kSignals = 1,
+  kSetsid,
+  kDevNull,
+  kDup,
+  kCloseRange,
+  kChdir,
+  kSetrlimit,
+  kExecve,
+  kGate,
+  kNoNewPrivs,
+  kSeccomp,
+  kReportFd,
+  kIds,       // setgroups/setresgid/setresuid
+  kCgroupNs,  // unshare(CLONE_NEWCGROUP)
+  kHostname,
+  kLoopback,
+  kStaging,  // the private staging root and the first pivot_root
+  kMountOp,  // detail: index into SandboxPlan::ops
+  kPivot,    // leaving the host's root behind
+  kReadOnlyRoot,
+  kFork,         // the sandbox's init starting the program
+  kCapBounding,  // detail: the capability
+  kCaps,
+  kSecurebits,
+  kLandlock,  // detail: rule index, -1 for the ruleset
+};
+
+struct Report {
+  int step;
+  int err;
+  int detail;
+};
+
+struct ChildArgs {
+  const LaunchSpec* spec = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  int report_fd = -1;
+  int gate_fd = -1;    // -1: no gate
+  int status_fd = -1;  // sandbox only: the init writes the program's wait status here
+  const SandboxPlan* plan = nullptr;  // set: run as a sandbox (init + program)
+  const LandlockPlan* landlock = nullptr;
+  int* bind_fds = nullptr;  // one slot per plan op, for the O_PATH fds of bind sources
+  int cap_last_cap = 40;
+};
+
+// Entry point in the clone3 child. Never returns.
+[[noreturn]] void child_main(ChildArgs a);
+
+[[nodiscard]] std::string step_name(const Report& r, const LaunchSpec& spec,
+                                    const SandboxPlan* plan, const LandlockPlan* landlock);
+
+}  // namespace corral::sandbox::detail
