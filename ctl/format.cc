@@ -81,7 +81,11 @@ std::string format_status(const v1::PluginInfo& p, int64_t now_ms) {
   };
   row("name:", p.name());
   row("state:", state_word(p.state()));
-  row("pid:", p.pid() > 0 ? std::to_string(p.pid()) : "-");
+  row("pid:", p.pid() > 0
+                  ? std::to_string(p.pid()) +
+                        (p.init_pid() > 0 ? " (sandbox init " + std::to_string(p.init_pid()) + ")"
+                                          : std::string())
+                  : "-");
   row("uptime:",
       p.started_at_unix_ms() > 0 ? format_duration_ms(now_ms - p.started_at_unix_ms()) : "-");
   row("restarts:", std::to_string(p.restarts()));
@@ -95,6 +99,7 @@ std::string format_status(const v1::PluginInfo& p, int64_t now_ms) {
   if (p.state() == v1::BACKOFF && p.next_restart_unix_ms() > 0) {
     row("next restart:", "in " + format_duration_ms(p.next_restart_unix_ms() - now_ms));
   }
+  row("sandbox:", p.sandbox().empty() ? "-" : p.sandbox());
   row("seccomp:", p.seccomp().empty() ? "-" : p.seccomp());
   row("cgroup:", p.cgroup().empty() ? "-" : p.cgroup());
   row("log lines:", std::to_string(p.log_lines()));

@@ -67,11 +67,16 @@ void wait_gate(int report_fd, int gate_fd) {
   ::close(gate_fd);
 }
 
-int zero_capabilities() {
+// Leaves exactly `keep` (a capability number, or -1 for none) in the permitted and effective sets.
+int set_capabilities(int keep) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (keep >= 0) {
+    data[keep / 32].permitted = data[keep / 32].effective = 1u << (keep % 32);
+  }
   return static_cast<int>(::syscall(SYS_capset, &hdr, data));
 }
+int zero_capabilities() { return set_capabilities(-1); }
 
 // Every capability out of every set, for good: bounding and ambient sets emptied, securebits
 // locked so that neither uid 0 nor a setuid transition can bring any back, then the identity
@@ -343,14 +348,15 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
   if (pid < 0) fail(report_fd, Step::kFork);
   if (pid == 0) exec_program(a);
 
-  // The init keeps only the status pipe, and no privilege of its own.
+  // The init keeps only the status pipe, and of its privileges (over the sandbox's namespaces
+  // only) just CAP_KILL: the program runs as another uid, and signals must reach it.
   int status_fd = a.status_fd;
   if (status_fd > 0) (void)::syscall(SYS_close_range, 0u, static_cast<unsigned>(status_fd - 1), 0);
   (void)::syscall(SYS_close_range, static_cast<unsigned>(status_fd + 1), ~0u, 0);
   (void)::prctl(PR_SET_NAME, "corral-init", 0, 0, 0);
   (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   (void)::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  (void)zero_capabilities();
+  (void)set_capabilities(CAP_KILL);
   init_loop(static_cast<pid_t>(pid), status_fd);
 }
 

@@ -197,7 +197,15 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   do {
     n = ::read(report_r.get(), &r, sizeof r);
   } while (n < 0 && errno == EINTR);
-  if (n == 0) return std::move(*proc);  // the pipe closed at exec: the program runs
+  if (n == 0) {  // the pipe closed at exec: the program runs
+    if (spec.sandbox != nullptr) {
+      // The init's only child, which has just exec'd (the pipe closed then).
+      std::string self = std::to_string(proc->pid());
+      auto children = read_file("/proc/" + self + "/task/" + self + "/children", 4096);
+      if (children) proc->set_program_pid(static_cast<pid_t>(std::atoi(children->c_str())));
+    }
+    return std::move(*proc);
+  }
   if (n < 0) return sys_error("launching " + spec.exec + ": reading the child's launch report");
   if (n != static_cast<ssize_t>(sizeof r)) {
     // A pipe write this small is atomic; dropping proc kills and reaps the child.

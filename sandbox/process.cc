@@ -22,6 +22,7 @@ std::string ExitStatus::describe() const {
 
 Process::Process(Process&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
+      program_pid_(std::exchange(other.program_pid_, -1)),
       pidfd_(std::move(other.pidfd_)),
       status_fd_(std::move(other.status_fd_)),
       reaped_(std::exchange(other.reaped_, true)) {}
@@ -30,6 +31,7 @@ Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
     kill_and_reap();
     pid_ = std::exchange(other.pid_, -1);
+    program_pid_ = std::exchange(other.program_pid_, -1);
     pidfd_ = std::move(other.pidfd_);
     status_fd_ = std::move(other.status_fd_);
     reaped_ = std::exchange(other.reaped_, true);

@@ -36,6 +36,10 @@ class Process {
   ~Process();
 
   [[nodiscard]] pid_t pid() const { return pid_; }
+  // The program itself: pid() unless a sandbox's init runs it (then the init's child, in the
+  // host's pid namespace). For display and /proc; signals go to pid().
+  [[nodiscard]] pid_t program_pid() const { return program_pid_ > 0 ? program_pid_ : pid_; }
+  void set_program_pid(pid_t pid) { program_pid_ = pid; }
   // Readable (poll/epoll) once the process has exited.
   [[nodiscard]] int pidfd() const { return pidfd_.get(); }
   [[nodiscard]] bool reaped() const { return reaped_; }
@@ -54,6 +58,7 @@ class Process {
   ExitStatus finish(const siginfo_t& info);
 
   pid_t pid_ = -1;
+  pid_t program_pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd status_fd_;
   bool reaped_ = false;

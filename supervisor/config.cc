@@ -38,7 +38,7 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
   DaemonConfig c;
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(r.error());
-  r.reject_unknown(*doc, "", {"daemon", "control", "cgroup"});
+  r.reject_unknown(*doc, "", {"daemon", "control", "cgroup", "sandbox"});
 
   if (const toml::table* d = r.table(*doc, "daemon")) {
     r.reject_unknown(*d, "daemon",
@@ -88,6 +88,21 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     }
     if (auto v = r.integer(*ctl, "control", "max_connections", 1, 65536)) {
       c.max_connections = static_cast<uint32_t>(*v);
+    }
+  }
+  if (const toml::table* sb = r.table(*doc, "sandbox")) {
+    r.reject_unknown(*sb, "sandbox", {"id_base", "id_count", "id_slots"});
+    if (auto v = r.integer(*sb, "sandbox", "id_base", 65536, 0xFFFFFFFFll)) {
+      c.id_base = static_cast<uid_t>(*v);
+    }
+    if (auto v = r.integer(*sb, "sandbox", "id_count", 65536, 1 << 24)) {
+      c.id_count = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*sb, "sandbox", "id_slots", 1, 1 << 20)) {
+      c.id_slots = static_cast<uint32_t>(*v);
+    }
+    if (uint64_t{c.id_base} + uint64_t{c.id_count} * c.id_slots > 0xFFFFFFFFull) {
+      r.problem("sandbox.id_slots", "id_base + id_count * id_slots must stay below 2^32");
     }
   }
   if (const toml::table* cg = r.table(*doc, "cgroup")) {

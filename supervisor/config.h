@@ -30,6 +30,12 @@ struct DaemonConfig {
   std::string cgroup_parent =
       "corral";  // v1: under each hierarchy root; v2: under corrald's cgroup
 
+  // [sandbox]: plugin i gets host ids [id_base + i*id_count, +id_count). The default is the range
+  // systemd reserves for containers (524288 = 0x80000, 64 Ki ids each).
+  uid_t id_base = 524288;
+  uint32_t id_count = 65536;
+  uint32_t id_slots = 4096;
+
   [[nodiscard]] std::string socket_path() const {
     return socket.empty() ? runtime_dir + "/control.sock" : socket;
   }

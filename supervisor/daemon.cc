@@ -75,8 +75,10 @@ Result<void> Daemon::init() {
   spdlog::info("cgroup: {}", cgroups_ ? std::string(cgroups_->kind()) + ", plugins under \"" +
                                             config_.cgroup_parent + "\""
                                       : std::string("not used"));
-  plugins_ = std::make_unique<PluginManager>(io_, launcher_, SteadyClock::instance(), log_dir,
-                                             cgroups_.get());
+  ids_ = std::make_unique<IdAllocator>(config_.id_base, config_.id_count, config_.id_slots);
+  plugins_ = std::make_unique<PluginManager>(
+      io_, launcher_, SteadyClock::instance(), log_dir, cgroups_.get(),
+      SandboxHost{ids_.get(), config_.state_dir + "/plugins"});
   for (auto& m : set->manifests) plugins_->add(std::move(m));
   spdlog::info("loaded {} plugin manifest(s) from {} ({} rejected)", plugins_->size(),
                config_.plugins_dir, set->problems.size());
@@ -85,7 +87,7 @@ Result<void> Daemon::init() {
       {"launcher", std::string(launcher_.name())},
       {"logs.follow", "1"},
       {"cgroup", cgroups_ ? std::string(cgroups_->kind()) : std::string("none")},
-      {"sandbox", "none"},
+      {"sandbox", "namespaces"},
   };
   router_ = std::make_unique<Router>(*plugins_, config_.max_frame_bytes, std::move(features));
   auto server = ControlServer::create(io_, config_, *router_);

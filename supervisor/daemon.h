@@ -38,6 +38,7 @@ class Daemon {
   UniqueFd lock_;
   sandbox::DirectLauncher launcher_;
   std::unique_ptr<sandbox::CgroupBackend> cgroups_;  // null when cgroups are off or absent
+  std::unique_ptr<IdAllocator> ids_;                 // sandbox id ranges, one per plugin
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<ControlServer> server_;

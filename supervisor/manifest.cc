@@ -95,10 +95,11 @@ void parse_limits(TomlReader& r, const toml::table& t, PluginLimits& l) {
 
 // A size as a TOML integer (bytes) or a string with a K/M/G/T suffix.
 std::optional<uint64_t> size_value(TomlReader& r, const toml::table& t, std::string_view key,
-                                   uint64_t min, uint64_t max) {
+                                   uint64_t min, uint64_t max,
+                                   std::string_view section = "resources") {
   const toml::node* node = t.get(key);
   if (node == nullptr) return std::nullopt;
-  std::string full = "resources." + std::string(key);
+  std::string full = std::string(section) + "." + std::string(key);
   std::optional<uint64_t> v;
   if (node->is_integer() && node->as_integer()->get() >= 0) {
     v = static_cast<uint64_t>(node->as_integer()->get());
@@ -148,12 +149,70 @@ void parse_resources(TomlReader& r, const toml::table& t, sandbox::CgroupLimits&
   }
 }
 
+void parse_isolation(TomlReader& r, const toml::table& t, Manifest& m) {
+  IsolationSettings& iso = m.isolation;
+  if (auto v = r.string(t, "sandbox", "isolation")) {
+    if (*v == "full") {
+      iso.enabled = true;
+    } else if (*v == "none") {
+      iso.enabled = false;
+    } else {
+      r.problem("sandbox.isolation", "must be \"full\" or \"none\", got \"" + *v + "\"");
+    }
+  }
+  if (auto v = r.integer(t, "sandbox", "uid", 0, 65535)) iso.uid = static_cast<uid_t>(*v);
+  iso.gid = iso.uid;
+  if (auto v = r.integer(t, "sandbox", "gid", 0, 65535)) iso.gid = static_cast<gid_t>(*v);
+  if (auto v = r.string(t, "sandbox", "hostname")) {
+    if (valid_plugin_name(*v)) {
+      iso.hostname = *v;
+    } else {
+      r.problem("sandbox.hostname",
+                "must be 1-63 letters, digits, '.', '_' or '-', got \"" + *v + "\"");
+    }
+  }
+  if (auto v = r.string(t, "sandbox", "network")) {
+    if (*v == "none") {
+      iso.host_network = false;
+    } else if (*v == "host") {
+      iso.host_network = true;
+    } else {
+      r.problem("sandbox.network", "must be \"none\" or \"host\", got \"" + *v + "\"");
+    }
+  }
+  for (const char* key : {"ro_binds", "binds"}) {
+    auto v = r.strings(t, "sandbox", key, 64);
+    if (!v) continue;
+    for (const auto& spec : *v) {
+      auto b = parse_bind_spec(spec, std::string_view(key) == "binds");
+      if (!b) {
+        r.problem(std::string("sandbox.") + key, b.error().message);
+      } else {
+        iso.binds.push_back(std::move(*b));
+      }
+    }
+  }
+  if (auto v = size_value(r, t, "tmp_size", 1 << 20, uint64_t{1} << 40, "sandbox")) {
+    iso.tmp_size = *v;
+  }
+  if (!iso.enabled &&
+      (t.contains("uid") || t.contains("gid") || t.contains("hostname") || t.contains("network") ||
+       t.contains("ro_binds") || t.contains("binds") || t.contains("tmp_size"))) {
+    r.problem("sandbox.isolation",
+              "is \"none\": uid, gid, hostname, network, binds and tmp_size need a sandbox");
+  }
+}
+
 void parse_sandbox(TomlReader& r, const toml::table* t, Manifest& m) {
   std::string profile = "default";
   std::vector<std::string> add, remove;
   std::string action = "errno";
+  m.isolation.hostname = m.name;
   if (t != nullptr) {
-    r.reject_unknown(*t, "sandbox", {"seccomp", "seccomp_action", "seccomp_allow", "seccomp_deny"});
+    r.reject_unknown(*t, "sandbox",
+                     {"seccomp", "seccomp_action", "seccomp_allow", "seccomp_deny", "isolation",
+                      "uid", "gid", "hostname", "network", "ro_binds", "binds", "tmp_size"});
+    parse_isolation(r, *t, m);
     if (auto v = r.string(*t, "sandbox", "seccomp")) profile = *v;
     if (auto v = r.string(*t, "sandbox", "seccomp_action")) action = *v;
     if (auto v = r.strings(*t, "sandbox", "seccomp_allow", 512)) add = std::move(*v);
@@ -191,6 +250,24 @@ void parse_sandbox(TomlReader& r, const toml::table* t, Manifest& m) {
 }
 
 }  // namespace
+
+Result<sandbox::BindMount> parse_bind_spec(std::string_view spec, bool writable) {
+  std::string_view src = spec, dst;
+  if (size_t colon = spec.find(':'); colon != std::string_view::npos) {
+    src = spec.substr(0, colon);
+    dst = spec.substr(colon + 1);
+  }
+  auto bad = [](std::string_view p) {
+    return p.empty() || p[0] != '/' || p.find("/../") != std::string_view::npos ||
+           p.ends_with("/..") || p.find('\0') != std::string_view::npos;
+  };
+  if (bad(src) || (spec.find(':') != std::string_view::npos && bad(dst))) {
+    return make_error(Code::kInvalidArgument,
+                      "\"" + std::string(spec) +
+                          "\" must be SOURCE or SOURCE:TARGET, both absolute paths without \"..\"");
+  }
+  return sandbox::BindMount{std::string(src), std::string(dst), writable};
+}
 
 std::optional<uint64_t> parse_size(std::string_view s) {
   if (s.empty()) return std::nullopt;
@@ -311,8 +388,6 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
   if (const toml::table* t = r.table(*doc, "limits")) parse_limits(r, *t, m.limits);
   if (const toml::table* t = r.table(*doc, "resources")) parse_resources(r, *t, m.resources);
   parse_sandbox(r, r.table(*doc, "sandbox"), m);
-  if (const toml::table* t = r.table(*doc, "resources")) parse_resources(r, *t, m.resources);
-  parse_sandbox(r, r.table(*doc, "sandbox"), m);
   if (const toml::table* t = r.table(*doc, "logs")) {
     r.reject_unknown(*t, "logs", {"ring_lines", "file_max_bytes"});
     if (auto v = r.integer(*t, "logs", "ring_lines", 1, 1000000)) {
@@ -335,6 +410,7 @@ Result<void> check_manifest_on_host(const Manifest& m) {
     return make_error(Code::kInvalidArgument,
                       m.source + ": exec: \"" + m.exec + "\" is not an executable file");
   }
+  if (m.isolation.enabled) return {};  // working_dir is a path inside the sandbox
   if (::stat(m.working_dir.c_str(), &st) != 0) {
     return sys_error(m.source + ": working_dir: cannot use \"" + m.working_dir + "\"");
   }

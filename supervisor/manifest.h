@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/sandbox_spec.h"
 #include "sandbox/seccomp_profile.h"
 #include "supervisor/restart_policy.h"
 
@@ -23,6 +24,18 @@ struct PluginLimits {
   uint64_t core_bytes = 0;  // no core dumps unless asked
   std::optional<uint64_t> fsize_bytes;
   std::optional<uint64_t> as_bytes;
+};
+
+// [sandbox] isolation: the namespaces and filesystem (sandbox/sandbox_spec.h); the host id range
+// and the state directory come from corrald, not from the manifest.
+struct IsolationSettings {
+  bool enabled = true;  // isolation = "none" turns it off, and must be spelled out
+  uid_t uid = 1000;     // inside the sandbox
+  gid_t gid = 1000;
+  std::string hostname;  // default: the plugin's name
+  bool host_network = false;
+  std::vector<sandbox::BindMount> binds;  // ro_binds, then binds (writable)
+  uint64_t tmp_size = 64ull << 20;
 };
 
 struct Manifest {
@@ -40,6 +53,7 @@ struct Manifest {
   // [sandbox] seccomp: the profile after the manifest's additions and removals; nullopt means
   // seccomp = "none", which a manifest must say in words.
   std::optional<sandbox::SeccompProfile> seccomp;
+  IsolationSettings isolation;
   uint32_t log_ring_lines = 1000;
   uint64_t log_file_max_bytes = 1 << 20;
   std::string source;  // the manifest file it came from
@@ -50,6 +64,9 @@ struct Manifest {
 [[nodiscard]] std::optional<int> parse_signal_name(std::string_view name);
 // "512K", "256M", "2G", "1T" (powers of 1024) or plain digits; nullopt if malformed or overflowing.
 [[nodiscard]] std::optional<uint64_t> parse_size(std::string_view s);
+
+// "SRC" or "SRC:DST", both absolute (a `corralctl run --bind` or a manifest's binds entry).
+[[nodiscard]] Result<sandbox::BindMount> parse_bind_spec(std::string_view spec, bool writable);
 
 [[nodiscard]] Result<Manifest> parse_manifest(std::string_view text, const std::string& source);
 

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "supervisor/state_dir.h"
+
 namespace corral::supervisor {
 
 namespace asio = boost::asio;
@@ -30,7 +32,8 @@ std::vector<sandbox::Rlimit> rlimits_of(const PluginLimits& l) {
 }  // namespace
 
 Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& clock,
-               Manifest manifest, const std::string& log_dir, sandbox::CgroupBackend* cgroups)
+               Manifest manifest, const std::string& log_dir, sandbox::CgroupBackend* cgroups,
+               SandboxHost host)
     : io_(io),
       launcher_(launcher),
       clock_(clock),
@@ -43,11 +46,40 @@ Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& c
       restart_timer_(io),
       kill_timer_(io) {
   if (manifest_.seccomp) seccomp_.emplace(sandbox::SeccompFilter::build(*manifest_.seccomp));
+  host_ = std::move(host);
 }
 
 Plugin::~Plugin() {
   for (auto& p : pipes_) p->close();
   // proc_'s destructor kills and reaps a process still running here.
+  if (host_.ids != nullptr) host_.ids->release(name());
+}
+
+Result<void> Plugin::prepare_sandbox() {
+  const IsolationSettings& iso = manifest_.isolation;
+  if (host_.ids == nullptr) {
+    return make_error(Code::kFailedPrecondition,
+                      "this corrald cannot isolate plugins (no sandbox id range); set "
+                      "[sandbox] isolation = \"none\" to run it unsandboxed");
+  }
+  auto base = host_.ids->acquire(name());
+  if (!base) return std::unexpected(base.error());
+  sandbox::SandboxSpec s;
+  s.host_id_base = *base;
+  s.id_count = host_.ids->count();
+  s.uid = iso.uid;
+  s.gid = iso.gid;
+  s.hostname = iso.hostname.empty() ? name() : iso.hostname;
+  s.host_network = iso.host_network;
+  s.tmp_size = iso.tmp_size;
+  s.binds = iso.binds;
+  if (!host_.state_root.empty()) {
+    std::string dir = host_.state_root + "/" + name();
+    if (auto ok = ensure_state_dir(dir, *base + iso.uid, *base + iso.gid); !ok) return ok;
+    s.binds.push_back({dir, kStateDirInside, true});
+  }
+  sandbox_ = std::move(s);
+  return {};
 }
 
 sandbox::LaunchSpec Plugin::make_spec(int stdout_fd, int stderr_fd) const {
@@ -118,6 +150,13 @@ Result<void> Plugin::launch() {
   }
   auto spec = make_spec(out_w.get(), err_w.get());
   spec.cgroup = cgroup.get();
+  if (manifest_.isolation.enabled) {
+    if (auto ok = prepare_sandbox(); !ok)
+      return launch_failed(ok.error().wrap("preparing its sandbox"));
+    spec.sandbox = &*sandbox_;
+    if (!host_.state_root.empty())
+      spec.env.push_back(std::string("STATE_DIRECTORY=") + kStateDirInside);
+  }
   if (seccomp_) {
     if (!*seccomp_) return launch_failed(seccomp_->error().wrap("building its seccomp filter"));
     spec.seccomp = &(*seccomp_)->program();
@@ -288,7 +327,15 @@ void Plugin::restart(milliseconds timeout, Done done) {
 void Plugin::fill_info(v1::PluginInfo& out) const {
   out.set_name(name());
   out.set_state(state_);
-  out.set_pid(proc_ ? proc_->pid() : 0);
+  out.set_pid(proc_ ? proc_->program_pid() : 0);
+  out.set_init_pid(proc_ && sandbox_ ? proc_->pid() : 0);
+  if (!manifest_.isolation.enabled) {
+    out.set_sandbox("none");
+  } else if (sandbox_) {
+    out.set_sandbox("uid " + std::to_string(sandbox_->uid) + " as host " +
+                    std::to_string(sandbox_->host_id_base + sandbox_->uid) + ", network " +
+                    (sandbox_->host_network ? "host" : "none"));
+  }
   out.set_restarts(restarts_);
   out.set_started_at_unix_ms(proc_ ? started_at_ms_ : 0);
   if (last_exit_) {

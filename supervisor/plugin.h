@@ -19,6 +19,7 @@
 #include "corral/v1/control.pb.h"
 #include "sandbox/launcher.h"
 #include "sandbox/seccomp_filter.h"
+#include "supervisor/id_allocator.h"
 #include "supervisor/log_buffer.h"
 #include "supervisor/manifest.h"
 #include "supervisor/output_pipe.h"
@@ -26,13 +27,20 @@
 
 namespace corral::supervisor {
 
+// What corrald gives every sandboxed plugin: an id range of its own and a state directory root.
+struct SandboxHost {
+  IdAllocator* ids = nullptr;  // null: plugins cannot be isolated (their launch says so)
+  std::string state_root;      // <state_dir>/plugins
+};
+
 class Plugin {
  public:
   using Done = std::function<void(Result<void>)>;
 
   // cgroups may be null (cgroups off or absent): then a manifest with [resources] cannot launch.
   Plugin(boost::asio::io_context& io, sandbox::Launcher& launcher, const Clock& clock,
-         Manifest manifest, const std::string& log_dir, sandbox::CgroupBackend* cgroups);
+         Manifest manifest, const std::string& log_dir, sandbox::CgroupBackend* cgroups,
+         SandboxHost host = {});
   ~Plugin();
   Plugin(const Plugin&) = delete;
   Plugin& operator=(const Plugin&) = delete;
@@ -55,6 +63,8 @@ class Plugin {
  private:
   [[nodiscard]] Result<void> launch();
   [[nodiscard]] Result<void> launch_failed(const Error& err);
+  // The sandbox of the next run (ids acquired, state directory ready), or why there is none.
+  [[nodiscard]] Result<void> prepare_sandbox();
   void remove_cgroup();
   [[nodiscard]] sandbox::LaunchSpec make_spec(int stdout_fd, int stderr_fd) const;
   void watch_exit();
@@ -74,6 +84,8 @@ class Plugin {
   std::optional<sandbox::Process> proc_;
   std::unique_ptr<sandbox::Cgroup> cgroup_;  // this run's cgroup; removed when the run ends
   std::optional<Result<sandbox::SeccompFilter>> seccomp_;  // built once from the manifest
+  SandboxHost host_;
+  std::optional<sandbox::SandboxSpec> sandbox_;  // the current (or last) run's sandbox
   std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;
   std::vector<std::shared_ptr<OutputPipe>> pipes_;
   boost::asio::steady_timer restart_timer_;

@@ -6,17 +6,18 @@ namespace corral::supervisor {
 
 PluginManager::PluginManager(boost::asio::io_context& io, sandbox::Launcher& launcher,
                              const Clock& clock, std::string log_dir,
-                             sandbox::CgroupBackend* cgroups)
+                             sandbox::CgroupBackend* cgroups, SandboxHost host)
     : io_(io),
       launcher_(launcher),
       clock_(clock),
       log_dir_(std::move(log_dir)),
-      cgroups_(cgroups) {}
+      cgroups_(cgroups),
+      host_(std::move(host)) {}
 
 void PluginManager::add(Manifest manifest) {
   std::string name = manifest.name;
   plugins_.emplace(name, std::make_unique<Plugin>(io_, launcher_, clock_, std::move(manifest),
-                                                  log_dir_, cgroups_));
+                                                  log_dir_, cgroups_, host_));
 }
 
 Plugin* PluginManager::find(std::string_view name) {

@@ -15,7 +15,7 @@ namespace corral::supervisor {
 class PluginManager {
  public:
   PluginManager(boost::asio::io_context& io, sandbox::Launcher& launcher, const Clock& clock,
-                std::string log_dir, sandbox::CgroupBackend* cgroups);
+                std::string log_dir, sandbox::CgroupBackend* cgroups, SandboxHost host = {});
 
   void add(Manifest manifest);
   [[nodiscard]] Plugin* find(std::string_view name);
@@ -33,6 +33,7 @@ class PluginManager {
   const Clock& clock_;
   std::string log_dir_;
   sandbox::CgroupBackend* cgroups_;
+  SandboxHost host_;
   std::map<std::string, std::unique_ptr<Plugin>, std::less<>> plugins_;
 };
 

@@ -263,7 +263,25 @@ pid_t CorraldFixture::pid_from_log(const std::string& name, const std::string& p
     }
     return pid > 0;
   });
-  return pid;
+  return pid > 0 ? host_pid(name, pid) : pid;
+}
+
+pid_t CorraldFixture::host_pid(const std::string& name, pid_t inner) {
+  auto info = status(name);
+  if (info.init_pid() == 0) return inner;  // not sandboxed: one pid namespace
+  // Every process of the run is in its cgroup; the one whose innermost pid is `inner`.
+  std::string dir = info.cgroup();
+  std::istringstream procs(read_text(dir + "/cgroup.procs"));
+  for (std::string line; std::getline(procs, line);) {
+    std::string st = read_text("/proc/" + line + "/status");
+    size_t at = st.find("NSpid:");
+    if (at == std::string::npos) continue;
+    std::string ns = st.substr(at, st.find('\n', at) - at);
+    size_t tab = ns.rfind('\t');
+    if (tab != std::string::npos && std::stoi(ns.substr(tab + 1)) == inner) return std::stoi(line);
+  }
+  ADD_FAILURE() << "no process of " << name << " has pid " << inner << " in its sandbox";
+  return 0;
 }
 
 UniqueFd CorraldFixture::raw_connect() const {

@@ -56,7 +56,10 @@ class CorraldFixture : public ::testing::Test {
   // A plugin's captured lines (ring tail), one per line.
   [[nodiscard]] std::string plugin_log(const std::string& name);
   // Waits for a line "<prefix><pid>" in a plugin's log and returns the pid (0 on timeout).
+  // The host pid of the number a plugin printed after `prefix` (its own pid namespace's view).
   [[nodiscard]] pid_t pid_from_log(const std::string& name, const std::string& prefix);
+  // The host pid of the process that has pid `inner` in name's sandbox (found in its cgroup).
+  [[nodiscard]] pid_t host_pid(const std::string& name, pid_t inner);
   // The [cgroup] section every test config needs: a parent unique to this test process, so
   // daemons running side by side never share plugin cgroups.
   [[nodiscard]] std::string cgroup_section() const;

@@ -435,6 +435,7 @@ args = ["--user", "/bin/true"]
 policy = "no"
 [sandbox]
 seccomp_allow = ["unshare"]
+isolation = "none"
 )x");
   write_manifest("bare.toml", R"x(name = "bare"
 exec = "/bin/sleep"
@@ -466,6 +467,63 @@ seccomp_action = "kill"
   EXPECT_TRUE(e.signaled());
   EXPECT_EQ(e.code(), SIGSYS) << e.description();
   EXPECT_THAT(plugin_log("strict"), ::testing::Not(HasSubstr("never")));
+}
+
+}  // namespace
+}  // namespace corral::e2e
+
+namespace corral::e2e {
+namespace {
+
+// Plugins run sandboxed by default: their own namespaces and root, a mapped uid of their own per
+// plugin, a persistent state directory, and the host's view of it in `corralctl status`.
+class Sandbox : public CorraldFixture {};
+
+TEST_F(Sandbox, PluginsAreSandboxedWithTheirOwnIdsAndStateDirectory) {
+  write_manifest("one.toml", R"x(name = "one"
+exec = "/bin/sh"
+args = ["-c", "echo uid $(id -u) host $(hostname) state $STATE_DIRECTORY; echo hi >> $STATE_DIRECTORY/visits; cat $STATE_DIRECTORY/visits | wc -l; exec sleep 600"]
+)x");
+  write_manifest("two.toml", "name = \"two\"\nexec = \"/bin/sleep\"\nargs = [\"600\"]\n");
+  start_daemon();
+  ASSERT_TRUE(wait_state("one", v1::RUNNING));
+  ASSERT_TRUE(wait_state("two", v1::RUNNING));
+  ASSERT_TRUE(wait_until([&] { return plugin_log("one").find("\n1\n") != std::string::npos; }));
+  EXPECT_THAT(plugin_log("one"), HasSubstr("uid 1000 host one state /state\n"));
+  auto one = status("one");
+  auto two = status("two");
+  EXPECT_GT(one.init_pid(), 0);
+  EXPECT_NE(one.pid(), one.init_pid());
+  // Two plugins, two disjoint host id ranges (the default: 64 Ki ids each from 524288).
+  std::string st1 = slurp_file("/proc/" + std::to_string(one.pid()) + "/status");
+  std::string st2 = slurp_file("/proc/" + std::to_string(two.pid()) + "/status");
+  EXPECT_THAT(st1, HasSubstr("Uid:\t525288\t"));
+  EXPECT_THAT(st2, HasSubstr("Uid:\t590824\t"));
+  EXPECT_THAT(one.sandbox(), HasSubstr("uid 1000 as host 525288, network none"));
+  // The state directory is on the host, owned by the plugin's mapped uid, and survives restarts.
+  std::string visits = state_dir_ + "/plugins/one/visits";
+  struct stat sb {};
+  ASSERT_EQ(::stat(visits.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_uid, 525288u);
+  auto c = client();
+  ASSERT_TRUE(c.restart("one", 2000).has_value());
+  EXPECT_TRUE(wait_until([&] { return plugin_log("one").find("\n2\n") != std::string::npos; }))
+      << plugin_log("one");
+}
+
+TEST_F(Sandbox, IsolationNoneRunsOnTheHostWhenSpelledOut) {
+  write_manifest("bare.toml", R"x(name = "bare"
+exec = "/bin/sh"
+args = ["-c", "echo uid $(id -u); exec sleep 600"]
+[sandbox]
+isolation = "none"
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_state("bare", v1::RUNNING));
+  ASSERT_TRUE(wait_until([&] { return plugin_log("bare").find("uid 0") != std::string::npos; }));
+  auto info = status("bare");
+  EXPECT_EQ(info.init_pid(), 0);
+  EXPECT_EQ(info.sandbox(), "none");
 }
 
 }  // namespace

@@ -63,5 +63,90 @@ TEST_F(Sandboxed, SeesOnlyItsOwnProcessesWithItselfUnderInit) {
   // PID 1 is the init, 2 the shell; ls and grep are 3+, and nothing from the host.
   EXPECT_THAT(out, ::testing::StartsWith("2\n1 2 "));
 }
+TEST_F(Sandboxed, ExitStatusIsTheProgramsNotTheInits) {
+  EXPECT_EQ(sh("exit 7").second.code, 7);
+  auto [out, st] = sh("kill -USR1 $$");
+  EXPECT_TRUE(st.signaled) << out;
+  EXPECT_EQ(st.code, SIGUSR1);
+}
+
+TEST_F(Sandboxed, SignalsToTheSandboxReachTheProgramsGroup) {
+  Pipe out = Pipe::make();
+  LaunchSpec spec;
+  spec.exec = "/bin/sh";
+  // A child of the program, in its process group, must get the signal too.
+  spec.args = {"-c", "sleep 60 & echo started; wait"};
+  spec.stdout_fd = out.w.get();
+  spec.sandbox = &box_;
+  auto p = launcher_.launch(spec);
+  ASSERT_TRUE(p.has_value()) << p.error().describe();
+  out.w.reset();
+  EXPECT_EQ(read_until(out.r.get(), "started\n"), "started\n");
+  ASSERT_TRUE(p->signal(SIGTERM).has_value());
+  auto st = p->wait();
+  ASSERT_TRUE(st.has_value());
+  EXPECT_TRUE(st->signaled);
+  EXPECT_EQ(st->code, SIGTERM);
+  EXPECT_EQ(drain(out.r.get()), "") << "every writer (sleep included) is gone";
+}
+
+// A running sandboxed program as the host sees it: mapped ids, no capabilities, no_new_privs,
+// seccomp-free here (the filter is the launcher's other input), and namespaces of its own.
+TEST_F(Sandboxed, HostViewOfARunningProgram) {
+  Pipe out = Pipe::make();
+  LaunchSpec spec;
+  spec.exec = "/bin/sh";
+  spec.args = {"-c", "echo ready; exec sleep 60"};
+  spec.stdout_fd = out.w.get();
+  spec.sandbox = &box_;
+  auto p = launcher_.launch(spec);
+  ASSERT_TRUE(p.has_value()) << p.error().describe();
+  out.w.reset();
+  ASSERT_EQ(read_until(out.r.get(), "ready\n"), "ready\n");
+  // The init is the launched pid; the program is its only child.
+  std::string children = read_proc(p->pid(), "task/" + std::to_string(p->pid()) + "/children");
+  pid_t prog = std::atoi(children.c_str());
+  ASSERT_GT(prog, 0) << children;
+  std::string status = read_proc(prog, "status");
+  std::string mapped = std::to_string(kBase + 1000);
+  EXPECT_THAT(status, HasSubstr("Uid:\t" + mapped + "\t" + mapped + "\t" + mapped));
+  EXPECT_THAT(status, HasSubstr("Gid:\t" + mapped + "\t" + mapped + "\t" + mapped));
+  EXPECT_THAT(status, HasSubstr("CapEff:\t0000000000000000"));
+  EXPECT_THAT(status, HasSubstr("CapBnd:\t0000000000000000"));
+  EXPECT_THAT(status, HasSubstr("NoNewPrivs:\t1"));
+  EXPECT_THAT(status, HasSubstr("NSpid:\t" + std::to_string(prog) + "\t2"));
+  EXPECT_THAT(read_proc(prog, "uid_map"), HasSubstr("0 " + std::to_string(kBase) + "      65536"));
+  for (const char* ns : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}) {
+    char mine[64] = {}, theirs[64] = {};
+    std::string self = std::string("/proc/self/ns/") + ns;
+    std::string other = "/proc/" + std::to_string(prog) + "/ns/" + ns;
+    ASSERT_GT(::readlink(self.c_str(), mine, sizeof mine - 1), 0);
+    ASSERT_GT(::readlink(other.c_str(), theirs, sizeof theirs - 1), 0) << other;
+    EXPECT_STRNE(mine, theirs) << ns << " namespace is shared with the host";
+  }
+  ASSERT_TRUE(p->signal(SIGKILL).has_value());
+  (void)p->wait();
+}
+
+TEST_F(Sandboxed, HostNetworkOnlyWhenAskedFor) {
+  box_.host_network = true;
+  auto [out, st] = sh("cat /proc/net/dev | tail -n +3 | wc -l");
+  EXPECT_TRUE(st.success()) << out;
+  box_.host_network = false;
+  auto [out2, st2] = sh("cat /proc/net/dev | tail -n +3 | wc -l");
+  EXPECT_EQ(out2, "1\n") << "only loopback";
+  EXPECT_NE(out, out2) << "the host's interfaces are visible with host_network";
+}
+
+TEST_F(Sandboxed, LaunchErrorsNameTheStep) {
+  box_.binds.push_back({"/nonexistent-corral-src", "/x", false});
+  auto [out, st] = sh("true");
+  EXPECT_THAT(out, HasSubstr("bind source /nonexistent-corral-src"));
+  box_.binds.clear();
+  box_.uid = 70000;
+  std::tie(out, st) = sh("true");
+  EXPECT_THAT(out, HasSubstr("outside its id range of 65536"));
+}
+
 }  // namespace
 }  // namespace corral::sandbox

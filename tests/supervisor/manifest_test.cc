@@ -283,11 +283,108 @@ TEST_F(ManifestDir, HostCheckFindsMissingAndNonExecutableFiles) {
   EXPECT_THAT(r.error().message, HasSubstr("is not an executable file"));
   m.exec = "/bin/true";
   m.working_dir = dir_ + "/plain";
+  EXPECT_TRUE(check_manifest_on_host(m).has_value()) << "a sandbox's working_dir is inside it";
+  m.isolation.enabled = false;
   r = check_manifest_on_host(m);
   ASSERT_FALSE(r.has_value());
   EXPECT_THAT(r.error().message, HasSubstr("is not a directory"));
   m.working_dir = dir_;
   EXPECT_TRUE(check_manifest_on_host(m).has_value());
+}
+
+}  // namespace
+}  // namespace corral::supervisor
+
+namespace corral::supervisor {
+namespace {
+
+TEST(ManifestIsolation, DefaultsToAFullSandbox) {
+  auto m = parse_manifest("name = \"a\"\nexec = \"/bin/true\"\n", "a.toml");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_TRUE(m->isolation.enabled);
+  EXPECT_EQ(m->isolation.uid, 1000u);
+  EXPECT_EQ(m->isolation.gid, 1000u);
+  EXPECT_EQ(m->isolation.hostname, "a");
+  EXPECT_FALSE(m->isolation.host_network);
+  EXPECT_TRUE(m->isolation.binds.empty());
+  EXPECT_EQ(m->isolation.tmp_size, 64u << 20);
+}
+
+TEST(ManifestIsolation, ParsesEveryKey) {
+  auto m = parse_manifest(R"x(name = "a"
+exec = "/bin/true"
+[sandbox]
+uid = 0
+gid = 50
+hostname = "box-1"
+network = "host"
+ro_binds = ["/opt/data", "/srv/x:/data"]
+binds = ["/var/cache/a:/cache"]
+tmp_size = "8M"
+)x",
+                          "a.toml");
+  ASSERT_TRUE(m.has_value()) << m.error().message;
+  const auto& iso = m->isolation;
+  EXPECT_EQ(iso.uid, 0u);
+  EXPECT_EQ(iso.gid, 50u);
+  EXPECT_EQ(iso.hostname, "box-1");
+  EXPECT_TRUE(iso.host_network);
+  ASSERT_EQ(iso.binds.size(), 3u);
+  EXPECT_EQ(iso.binds[0].source, "/opt/data");
+  EXPECT_EQ(iso.binds[0].target, "");
+  EXPECT_FALSE(iso.binds[0].writable);
+  EXPECT_EQ(iso.binds[1].target, "/data");
+  EXPECT_EQ(iso.binds[2].source, "/var/cache/a");
+  EXPECT_TRUE(iso.binds[2].writable);
+  EXPECT_EQ(iso.tmp_size, 8u << 20);
+}
+
+TEST(ManifestIsolation, RejectsBadValuesNamingTheKey) {
+  auto m = parse_manifest(R"x(name = "a"
+exec = "/bin/true"
+[sandbox]
+uid = 70000
+network = "bridge"
+ro_binds = ["relative/path", "/a/../b"]
+binds = ["/x:y"]
+hostname = "no spaces"
+isolation = "partial"
+tmp_size = "1K"
+)x",
+                          "a.toml");
+  ASSERT_FALSE(m.has_value());
+  const auto& msg = m.error().message;
+  EXPECT_THAT(msg, HasSubstr("sandbox.uid"));
+  EXPECT_THAT(msg, HasSubstr("sandbox.network: must be \"none\" or \"host\""));
+  EXPECT_THAT(msg, HasSubstr("sandbox.ro_binds: \"relative/path\""));
+  EXPECT_THAT(msg, HasSubstr("sandbox.ro_binds: \"/a/../b\""));
+  EXPECT_THAT(msg, HasSubstr("sandbox.binds: \"/x:y\""));
+  EXPECT_THAT(msg, HasSubstr("sandbox.hostname"));
+  EXPECT_THAT(msg, HasSubstr("sandbox.isolation: must be \"full\" or \"none\""));
+  EXPECT_THAT(msg, HasSubstr("sandbox.tmp_size"));
+}
+
+TEST(ManifestIsolation, NoneMustBeSpelledOutAndExcludesSandboxKeys) {
+  auto m = parse_manifest("name = \"a\"\nexec = \"/bin/true\"\n[sandbox]\nisolation = \"none\"\n",
+                          "a.toml");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_FALSE(m->isolation.enabled);
+  m = parse_manifest(
+      "name = \"a\"\nexec = \"/bin/true\"\n[sandbox]\nisolation = \"none\"\nnetwork = \"host\"\n",
+      "a.toml");
+  ASSERT_FALSE(m.has_value());
+  EXPECT_THAT(m.error().message, HasSubstr("need a sandbox"));
+}
+
+TEST(ManifestIsolation, BindSpecs) {
+  auto b = parse_bind_spec("/src:/dst", true);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->source, "/src");
+  EXPECT_EQ(b->target, "/dst");
+  EXPECT_TRUE(b->writable);
+  EXPECT_FALSE(parse_bind_spec("", false).has_value());
+  EXPECT_FALSE(parse_bind_spec("/src:", false).has_value());
+  EXPECT_FALSE(parse_bind_spec("/src:/a/..", false).has_value());
 }
 
 }  // namespace
