@@ -26,7 +26,9 @@ std::string err(int e) {
 }  // namespace
 
 HostCheck probe_user_namespaces() {
-  HostCheck c{"user namespaces", false, "", "plugins cannot get their own uid range"};
+  HostCheck c{"user namespaces", false, "",
+              "plugins cannot be sandboxed: launches fail unless a manifest says isolation = "
+              "\"none\""};
   // Try it in a throwaway child: unshare(CLONE_NEWUSER) would change this process for good.
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -90,6 +92,21 @@ HostCheck probe_landlock() {
   }
   c.ok = true;
   c.detail = "ABI version " + std::to_string(abi);
+  c.without.clear();
+  return c;
+}
+
+HostCheck probe_mount_setattr() {
+  HostCheck c{"mount_setattr", false, "",
+              "plugins cannot be sandboxed (read-only binds need it, Linux 5.12+)"};
+  // An invalid call: EINVAL/EBADF/ENOENT mean the syscall exists, ENOSYS that it does not.
+  long rc = ::syscall(SYS_mount_setattr, -1, "", 0, nullptr, 0);
+  if (rc != 0 && errno == ENOSYS) {
+    c.detail = err(errno);
+    return c;
+  }
+  c.ok = true;
+  c.detail = "available";
   c.without.clear();
   return c;
 }
@@ -178,6 +195,7 @@ HostReport probe_host() {
   r.checks.push_back(probe_pidfd());
   r.checks.push_back(probe_clone3());
   r.checks.push_back(probe_user_namespaces());
+  r.checks.push_back(probe_mount_setattr());
   r.checks.push_back(probe_seccomp());
   r.checks.push_back(probe_seccomp_user_notif());
   r.checks.push_back(probe_landlock());

@@ -29,6 +29,7 @@ struct HostReport {
 [[nodiscard]] HostCheck probe_seccomp();
 [[nodiscard]] HostCheck probe_seccomp_user_notif();
 [[nodiscard]] HostCheck probe_landlock();
+[[nodiscard]] HostCheck probe_mount_setattr();
 [[nodiscard]] HostCheck probe_pidfd();
 [[nodiscard]] HostCheck probe_clone3();
 [[nodiscard]] HostCheck probe_cgroups(const CgroupLayout& layout);

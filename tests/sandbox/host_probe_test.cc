@@ -19,6 +19,11 @@ TEST(HostProbe, FindsWhatCorralNeedsHere) {
   // corrald already depends on these (the launcher and Process tests use them).
   EXPECT_TRUE(probe_pidfd().ok) << probe_pidfd().detail;
   EXPECT_TRUE(probe_clone3().ok) << probe_clone3().detail;
+  // The sandbox tests launch real sandboxes here, which needs both.
+  EXPECT_TRUE(probe_mount_setattr().ok) << probe_mount_setattr().detail;
+  if (::geteuid() == 0) {
+    EXPECT_TRUE(probe_user_namespaces().ok) << probe_user_namespaces().detail;
+  }
 }
 
 TEST(HostProbe, EveryCheckExplainsItself) {

@@ -129,13 +129,16 @@ TEST_F(Sandboxed, HostViewOfARunningProgram) {
 }
 
 TEST_F(Sandboxed, HostNetworkOnlyWhenAskedFor) {
+  char mine[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", mine, sizeof mine - 1), 0);
   box_.host_network = true;
-  auto [out, st] = sh("cat /proc/net/dev | tail -n +3 | wc -l");
+  auto [out, st] = sh("readlink /proc/self/ns/net");
   EXPECT_TRUE(st.success()) << out;
+  EXPECT_EQ(out, std::string(mine) + "\n") << "host_network shares the host's namespace";
   box_.host_network = false;
-  auto [out2, st2] = sh("cat /proc/net/dev | tail -n +3 | wc -l");
-  EXPECT_EQ(out2, "1\n") << "only loopback";
-  EXPECT_NE(out, out2) << "the host's interfaces are visible with host_network";
+  std::tie(out, st) = sh("readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | wc -l");
+  EXPECT_NE(out.substr(0, out.find('\n')), mine);
+  EXPECT_THAT(out, ::testing::EndsWith("\n1\n")) << "only loopback";
 }
 
 TEST_F(Sandboxed, LaunchErrorsNameTheStep) {
