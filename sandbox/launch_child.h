@@ -56,6 +56,8 @@ struct ChildArgs {
   const LandlockPlan* landlock = nullptr;
   int* bind_fds = nullptr;  // one slot per plan op, for the O_PATH fds of bind sources
   int cap_last_cap = 40;
+  char* program_stack = nullptr;  // sandbox: the stack the init vforks the program onto
+  size_t program_stack_size = 0;
 };
 
 // Entry point in the clone3 child. Never returns.

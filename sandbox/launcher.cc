@@ -145,6 +145,9 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   child.plan = plan ? &*plan : nullptr;
   child.landlock = landlock ? &*landlock : nullptr;
   child.bind_fds = bind_fds.data();
+  std::vector<char> program_stack(spec.sandbox != nullptr ? 256 * 1024 : 0);
+  child.program_stack = program_stack.data();
+  child.program_stack_size = program_stack.size();
   child.cap_last_cap = cap_last_cap();
 
   // Block every signal across clone3 so that none is handled in the child before it has reset

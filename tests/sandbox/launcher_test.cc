@@ -190,7 +190,8 @@ TEST_F(Launcher, ChildStepFailuresNameTheStepAndErrno) {
   auto p = launcher_.launch(spec);
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().errnum, ENOENT);
-  EXPECT_THAT(p.error().describe(), HasSubstr("chdir to /nonexistent-dir failed: No such file or directory"));
+  EXPECT_THAT(p.error().describe(),
+              HasSubstr("chdir to /nonexistent-dir failed: No such file or directory"));
 
   spec.working_dir = "/";
   spec.rlimits = {{RLIMIT_NOFILE, 100, 10}};  // soft above hard: EINVAL from the kernel
