@@ -1,5 +1,7 @@
 #include "sandbox/launch_child.h"
 
+#include "sandbox/seccomp_notify.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -27,11 +29,30 @@ namespace corral::sandbox::detail {
 
 namespace {
 
+// sendmsg, not write: after a notify filter is installed it is the one call allowed on the
+// report socket (kSeccompHandoffFd).
+ssize_t send_report(int report_fd, const void* data, size_t size, int pass_fd) {
+  iovec iov{const_cast<void*>(data), size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (pass_fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+  }
+  return ::sendmsg(report_fd, &msg, MSG_NOSIGNAL);
+}
+
 [[noreturn]] void fail(int report_fd, Step step, int detail = 0) {
   Report r{static_cast<int>(step), errno, detail};
-  // Nothing useful can be done if this write fails: the parent then sees the exit code 127.
-  ssize_t n = ::write(report_fd, &r, sizeof r);
-  (void)n;
+  // Nothing useful can be done if this fails: the parent then sees the exit code 127.
+  (void)send_report(report_fd, &r, sizeof r, -1);
   ::_exit(127);
 }
 
@@ -129,7 +150,12 @@ void drop_privileges(const ChildArgs& a) {
   for (int i = 0; i < 3; ++i) {
     if (::dup2(high[static_cast<size_t>(i)], i) < 0) fail(report_fd, Step::kDup, i);
   }
-  // Everything above stderr closes at exec (the report pipe is already O_CLOEXEC).
+  // With a notify filter the report socket must sit on the one fd the filter lets it use.
+  if (spec.seccomp_listener && report_fd != kSeccompHandoffFd) {
+    if (::dup3(report_fd, kSeccompHandoffFd, O_CLOEXEC) < 0) fail(report_fd, Step::kReportFd);
+    report_fd = kSeccompHandoffFd;
+  }
+  // Everything above stderr closes at exec (the report socket is already O_CLOEXEC).
   if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
     fail(report_fd, Step::kCloseRange);
   }
@@ -154,8 +180,21 @@ void drop_privileges(const ChildArgs& a) {
   if (spec.seccomp != nullptr) {
     sock_fprog prog{static_cast<unsigned short>(spec.seccomp->size()),
                     const_cast<sock_filter*>(spec.seccomp->data())};
-    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
-      fail(report_fd, Step::kSeccomp);
+    if (!spec.seccomp_listener) {
+      if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+        fail(report_fd, Step::kSeccomp);
+      }
+    } else {
+      // From here every call the profile denies waits for an answer from whoever holds the
+      // listener: hand it to the supervisor at once (sendmsg on this fd is allowed), then only
+      // execve follows. The listener is close-on-exec.
+      long listener =
+          ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+      if (listener < 0) fail(report_fd, Step::kSeccomp);
+      char tag = 'L';
+      if (send_report(report_fd, &tag, 1, static_cast<int>(listener)) != 1) {
+        fail(report_fd, Step::kSeccompHandoff);
+      }
     }
   }
   ::execve(spec.exec.c_str(), a.argv, a.envp);
@@ -422,6 +461,8 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
       return "prctl(PR_SET_NO_NEW_PRIVS)";
     case Step::kSeccomp:
       return "installing the seccomp filter";
+    case Step::kSeccompHandoff:
+      return "handing the seccomp listener to the supervisor";
     case Step::kIds:
       return "switching to its uid/gid inside the user namespace";
     case Step::kCgroupNs:

@@ -37,6 +37,7 @@ enum class Step : int {
   kCaps,
   kSecurebits,
   kLandlock,  // detail: rule index, -1 for the ruleset
+  kSeccompHandoff,
 };
 
 struct Report {

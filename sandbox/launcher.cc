@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <optional>
 
 #include "common/files.h"
@@ -97,8 +99,12 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
+  // A seqpacket socket, not a pipe: it also carries the seccomp listener (SCM_RIGHTS), and each
+  // report arrives whole. EOF (every child copy closed at exec) means the program runs.
   int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("creating the launch report pipe");
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) {
+    return sys_error("creating the launch report socket");
+  }
   UniqueFd report_r(report[0]);
   UniqueFd report_w(report[1]);
 
@@ -197,10 +203,31 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   }
   Report r{};
   ssize_t n;
-  do {
-    n = ::read(report_r.get(), &r, sizeof r);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) {  // the pipe closed at exec: the program runs
+  for (;;) {
+    iovec iov{&r, sizeof r};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    n = ::recvmsg(report_r.get(), &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (n > 0 && c != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      proc->set_seccomp_listener(UniqueFd(fd));
+      continue;  // the handoff; EOF or a failure report follows
+    }
+    break;
+  }
+  if (n == 0) {  // the socket closed at exec: the program runs
+    if (spec.seccomp_listener && !proc->has_seccomp_listener()) {
+      return make_error(Code::kInternal, "launching " + spec.exec +
+                                             ": the program ran without handing over its "
+                                             "seccomp listener");
+    }
     if (spec.sandbox != nullptr) {
       // The init's only child, which has just exec'd (the pipe closed then).
       std::string self = std::to_string(proc->pid());

@@ -40,6 +40,9 @@ struct LaunchSpec {
   // If set: no_new_privs, then this seccomp program installed as the last step before execve
   // (so the program's own exec is the first call it filters). Not owned.
   const std::vector<sock_filter>* seccomp = nullptr;
+  // The filter was built with via_notify: install it with a listener and hand that to the
+  // Process (take_seccomp_listener) before exec.
+  bool seccomp_listener = false;
   // If set, the program runs in a sandbox: new user, pid, mount, ipc, uts, cgroup and (unless
   // host_network) net namespaces, a fresh read-only root (mount_plan.h), no capabilities,
   // locked securebits, no_new_privs and Landlock. A small init is PID 1 inside: it forwards

@@ -25,6 +25,7 @@ Process::Process(Process&& other) noexcept
       program_pid_(std::exchange(other.program_pid_, -1)),
       pidfd_(std::move(other.pidfd_)),
       status_fd_(std::move(other.status_fd_)),
+      listener_(std::move(other.listener_)),
       reaped_(std::exchange(other.reaped_, true)) {}
 
 Process& Process::operator=(Process&& other) noexcept {
@@ -34,6 +35,7 @@ Process& Process::operator=(Process&& other) noexcept {
     program_pid_ = std::exchange(other.program_pid_, -1);
     pidfd_ = std::move(other.pidfd_);
     status_fd_ = std::move(other.status_fd_);
+    listener_ = std::move(other.listener_);
     reaped_ = std::exchange(other.reaped_, true);
   }
   return *this;

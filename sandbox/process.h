@@ -40,6 +40,11 @@ class Process {
   // host's pid namespace). For display and /proc; signals go to pid().
   [[nodiscard]] pid_t program_pid() const { return program_pid_ > 0 ? program_pid_ : pid_; }
   void set_program_pid(pid_t pid) { program_pid_ = pid; }
+  // The seccomp user-notification listener the program handed over (LaunchSpec::
+  // seccomp_listener), once; an empty fd otherwise.
+  [[nodiscard]] UniqueFd take_seccomp_listener() { return std::move(listener_); }
+  void set_seccomp_listener(UniqueFd fd) { listener_ = std::move(fd); }
+  [[nodiscard]] bool has_seccomp_listener() const { return static_cast<bool>(listener_); }
   // Readable (poll/epoll) once the process has exited.
   [[nodiscard]] int pidfd() const { return pidfd_.get(); }
   [[nodiscard]] bool reaped() const { return reaped_; }
@@ -61,6 +66,7 @@ class Process {
   pid_t program_pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd status_fd_;
+  UniqueFd listener_;
   bool reaped_ = false;
 };
 

@@ -4,9 +4,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "common/unique_fd.h"
+#include "sandbox/seccomp_notify.h"
 
 namespace corral::sandbox {
 
@@ -39,11 +41,18 @@ Result<void> check(int rc, const std::string& what) {
 
 }  // namespace
 
-Result<SeccompFilter> SeccompFilter::build(const SeccompProfile& profile) {
+Result<SeccompFilter> SeccompFilter::build(const SeccompProfile& profile, bool via_notify) {
   if (profile.errno_value <= 0 || profile.errno_value > 4095) {
     return make_error(Code::kInvalidArgument, "seccomp errno must be 1..4095");
   }
-  Ctx ctx(seccomp_init(to_libseccomp(profile.default_action, profile.errno_value)));
+  if (via_notify &&
+      std::find(profile.allow.begin(), profile.allow.end(), "execve") == profile.allow.end()) {
+    // The launcher's last call would wait for an answer from a supervisor still waiting for it.
+    return make_error(Code::kInvalidArgument, "seccomp profile \"" + profile.name +
+                                                  "\" must allow execve to launch anything");
+  }
+  Ctx ctx(seccomp_init(via_notify ? SCMP_ACT_NOTIFY
+                                  : to_libseccomp(profile.default_action, profile.errno_value)));
   if (!ctx) return make_error(Code::kInternal, "seccomp_init failed");
   // A call from another architecture's ABI (i386 int 0x80, x32) kills the process: the allow-list
   // is only meaningful for the native syscall table.
@@ -70,6 +79,18 @@ Result<SeccompFilter> SeccompFilter::build(const SeccompProfile& profile) {
       return std::unexpected(r.error());
     }
   }
+  bool sendmsg_allowed =
+      std::find(profile.allow.begin(), profile.allow.end(), "sendmsg") != profile.allow.end();
+  if (via_notify && !sendmsg_allowed) {
+    // The listener's handoff before exec. After exec the fd number is the program's to reuse;
+    // sendmsg on a socket it made itself is what it could do with sendto anyway.
+    if (auto r = check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+                                        SCMP_A0(SCMP_CMP_EQ, kSeccompHandoffFd)),
+                       "seccomp: allowing the listener handoff");
+        !r) {
+      return std::unexpected(r.error());
+    }
+  }
   // libseccomp 2.5 exports only to an fd: use a memfd and read the program back.
   UniqueFd mem(::memfd_create("corral-seccomp", MFD_CLOEXEC));
   if (!mem) return sys_error("memfd_create for the seccomp program");
@@ -85,7 +106,7 @@ Result<SeccompFilter> SeccompFilter::build(const SeccompProfile& profile) {
   if (::pread(mem.get(), program.data(), static_cast<size_t>(size), 0) != size) {
     return sys_error("reading the seccomp program back");
   }
-  return SeccompFilter(profile, std::move(program));
+  return SeccompFilter(profile, std::move(program), via_notify);
 }
 
 }  // namespace corral::sandbox

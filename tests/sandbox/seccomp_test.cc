@@ -15,6 +15,7 @@
 
 #include "sandbox/bpf_eval.h"
 #include "sandbox/seccomp_filter.h"
+#include "sandbox/seccomp_notify.h"
 
 namespace corral::sandbox {
 namespace {
@@ -147,6 +148,40 @@ TEST(Seccomp, KernelAgreesWithTheEvaluator) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10 nnp, 11 install, 12 getpid, 13 ptrace, 14 unshare";
+}
+
+}  // namespace
+}  // namespace corral::sandbox
+
+namespace corral::sandbox {
+namespace {
+
+TEST(SeccompNotifyFilter, DeniedCallsGoToTheSupervisorAndOnlyTheHandoffFdMaySendmsg) {
+  auto p = builtin_seccomp_profile("strict");
+  ASSERT_TRUE(p.has_value());
+  auto f = SeccompFilter::build(*p, /*via_notify=*/true);
+  ASSERT_TRUE(f.has_value()) << f.error().message;
+  EXPECT_TRUE(f->via_notify());
+  EXPECT_EQ(run(*f, SYS_openat), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(run(*f, SYS_write), SECCOMP_RET_ALLOW);
+  seccomp_data d{};
+  d.arch = AUDIT_ARCH_X86_64;
+  d.nr = SYS_sendmsg;
+  d.args[0] = kSeccompHandoffFd;
+  EXPECT_EQ(*bpf_evaluate(f->program(), d), SECCOMP_RET_ALLOW);
+  d.args[0] = kSeccompHandoffFd + 1;
+  EXPECT_EQ(*bpf_evaluate(f->program(), d), SECCOMP_RET_USER_NOTIF);
+  // Foreign architectures are still killed in the kernel, not referred.
+  EXPECT_EQ(run(*f, 3, AUDIT_ARCH_I386), SECCOMP_RET_KILL_PROCESS);
+}
+
+TEST(SeccompNotifyFilter, AProfileWithoutExecveCannotBeReferred) {
+  auto p = builtin_seccomp_profile("strict");
+  auto no_exec = customize_profile(*p, {}, {"execve"});
+  ASSERT_TRUE(no_exec.has_value());
+  auto f = SeccompFilter::build(*no_exec, true);
+  ASSERT_FALSE(f.has_value());
+  EXPECT_THAT(f.error().message, HasSubstr("must allow execve"));
 }
 
 }  // namespace
