@@ -101,6 +101,9 @@ std::string format_status(const v1::PluginInfo& p, int64_t now_ms) {
   }
   row("sandbox:", p.sandbox().empty() ? "-" : p.sandbox());
   row("seccomp:", p.seccomp().empty() ? "-" : p.seccomp());
+  if (p.seccomp_violations() > 0) {
+    row("violations:", std::to_string(p.seccomp_violations()) + ", last: " + p.last_violation());
+  }
   row("cgroup:", p.cgroup().empty() ? "-" : p.cgroup());
   row("log lines:", std::to_string(p.log_lines()));
   return out;

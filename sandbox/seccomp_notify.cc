@@ -1,6 +1,7 @@
 #include "sandbox/seccomp_notify.h"
 
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -67,6 +68,20 @@ std::string SeccompNotification::describe() const {
 }
 
 Result<std::optional<SeccompNotification>> seccomp_receive(int listener) {
+  // RECV blocks while nothing is pending, and a listener whose filter has no users left is
+  // "readable" (POLLHUP) for ever: look first.
+  pollfd p{listener, POLLIN, 0};
+  int ready = ::poll(&p, 1, 0);
+  if (ready < 0) {
+    if (errno == EINTR) return std::optional<SeccompNotification>{};
+    return sys_error("poll on the seccomp listener");
+  }
+  if ((p.revents & POLLIN) == 0) {
+    if ((p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+      return make_error(Code::kUnavailable, "seccomp listener: every process using it is gone");
+    }
+    return std::optional<SeccompNotification>{};
+  }
   std::vector<unsigned char> buf(sizes().notif, 0);  // must be zeroed before RECV
   if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, buf.data()) != 0) {
     if (errno == EAGAIN || errno == ENOENT || errno == EINTR) {

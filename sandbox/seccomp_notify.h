@@ -34,8 +34,8 @@ struct SeccompNotification {
   [[nodiscard]] std::string syscall_name() const;
 };
 
-// One pending notification, or nullopt when there was none after all (the caller died, or the
-// fd was not ready: EAGAIN/ENOENT). Errors only for a broken listener.
+// One pending notification, or nullopt when there is none (never blocks; a caller that died
+// meanwhile leaves none). kUnavailable once every process under the filter is gone.
 [[nodiscard]] Result<std::optional<SeccompNotification>> seccomp_receive(int listener);
 
 enum class SeccompReply { kErrno, kContinue };

@@ -237,7 +237,8 @@ void parse_sandbox(TomlReader& r, const toml::table* t, Manifest& m) {
   }
   if (*act == sandbox::SeccompAction::kNotify) {
     r.problem("sandbox.seccomp_action",
-              "\"notify\" needs corrald's violation handler, which this release does not have yet");
+              "\"notify\" is not an action: corrald is told of every denied call where the "
+              "kernel allows it; choose kill, errno or log");
     return;
   }
   base->default_action = *act;

@@ -45,7 +45,11 @@ Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& c
       backoff_(manifest_.restart),
       restart_timer_(io),
       kill_timer_(io) {
-  if (manifest_.seccomp) seccomp_.emplace(sandbox::SeccompFilter::build(*manifest_.seccomp));
+  // Where the kernel can refer denied calls, corrald decides them itself and so can name them.
+  if (manifest_.seccomp) {
+    seccomp_.emplace(
+        sandbox::SeccompFilter::build(*manifest_.seccomp, sandbox::seccomp_notify_supported()));
+  }
   host_ = std::move(host);
 }
 
@@ -160,6 +164,7 @@ Result<void> Plugin::launch() {
   if (seccomp_) {
     if (!*seccomp_) return launch_failed(seccomp_->error().wrap("building its seccomp filter"));
     spec.seccomp = &(*seccomp_)->program();
+    spec.seccomp_listener = (*seccomp_)->via_notify();
   }
   auto proc = launcher_.launch(spec);
   out_w.reset();
@@ -169,6 +174,11 @@ Result<void> Plugin::launch() {
   cgroup_ = std::move(cgroup);
   last_error_.clear();
   proc_.emplace(std::move(*proc));
+  if (UniqueFd listener = proc_->take_seccomp_listener()) {
+    seccomp_watch_ = std::make_unique<SeccompWatcher>(
+        io_, std::move(listener),
+        [this](const sandbox::SeccompNotification& n) { return on_violation(n); });
+  }
   state_ = v1::RUNNING;
   started_at_ms_ = now;
   next_restart_ms_ = 0;
@@ -184,6 +194,39 @@ Result<void> Plugin::launch() {
   logs_.note("started, pid " + std::to_string(proc_->pid()), now);
   spdlog::info("plugin {}: started pid {} ({} launcher)", name(), proc_->pid(), launcher_.name());
   return {};
+}
+
+SeccompWatcher::Decision Plugin::on_violation(const sandbox::SeccompNotification& n) {
+  const sandbox::SeccompProfile& profile = *manifest_.seccomp;
+  ++violations_;
+  SeccompWatcher::Decision d{sandbox::SeccompReply::kErrno, profile.errno_value};
+  std::string outcome;
+  switch (profile.default_action) {
+    case sandbox::SeccompAction::kLog:
+      d.reply = sandbox::SeccompReply::kContinue;
+      outcome = "allowed (logged)";
+      break;
+    case sandbox::SeccompAction::kErrno:
+    case sandbox::SeccompAction::kNotify:
+      outcome = std::string("failed (") +
+                (::strerrorname_np(profile.errno_value) != nullptr
+                     ? ::strerrorname_np(profile.errno_value)
+                     : std::to_string(profile.errno_value).c_str()) +
+                ")";
+      break;
+    case sandbox::SeccompAction::kKillProcess:
+      outcome = "plugin killed";
+      break;
+  }
+  last_violation_ = n.describe() + " by pid " + std::to_string(n.pid) + ": " + outcome;
+  logs_.note("seccomp: profile \"" + profile.name + "\" denies " + last_violation_, unix_now_ms());
+  spdlog::warn("plugin {}: seccomp: {}", name(), last_violation_);
+  if (profile.default_action == sandbox::SeccompAction::kKillProcess && proc_) {
+    // The whole run: a sandbox's init takes its pid namespace with it; the cgroup gets the rest.
+    if (auto r = proc_->signal_group(SIGKILL); !r) (void)proc_->signal(SIGKILL);
+    if (cgroup_) (void)cgroup_->kill();
+  }
+  return d;
 }
 
 void Plugin::watch_exit() {
@@ -228,6 +271,7 @@ void Plugin::on_exit_ready() {
   proc_.reset();
   remove_cgroup();
   exit_watch_.reset();
+  seccomp_watch_.reset();
   ++timer_generation_;
   kill_timer_.cancel();
   last_exit_ = status;
@@ -328,6 +372,8 @@ void Plugin::fill_info(v1::PluginInfo& out) const {
   out.set_name(name());
   out.set_state(state_);
   out.set_pid(proc_ ? proc_->program_pid() : 0);
+  out.set_seccomp_violations(violations_);
+  out.set_last_violation(last_violation_);
   out.set_init_pid(proc_ && sandbox_ ? proc_->pid() : 0);
   if (!manifest_.isolation.enabled) {
     out.set_sandbox("none");

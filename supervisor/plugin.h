@@ -24,6 +24,7 @@
 #include "supervisor/manifest.h"
 #include "supervisor/output_pipe.h"
 #include "supervisor/restart_policy.h"
+#include "supervisor/seccomp_watcher.h"
 
 namespace corral::supervisor {
 
@@ -65,6 +66,9 @@ class Plugin {
   [[nodiscard]] Result<void> launch_failed(const Error& err);
   // The sandbox of the next run (ids acquired, state directory ready), or why there is none.
   [[nodiscard]] Result<void> prepare_sandbox();
+  // A call the seccomp profile denied, referred by the kernel: record it, apply the profile's
+  // action (fail it, let it run and log it, or kill the run), say how to answer.
+  SeccompWatcher::Decision on_violation(const sandbox::SeccompNotification& n);
   void remove_cgroup();
   [[nodiscard]] sandbox::LaunchSpec make_spec(int stdout_fd, int stderr_fd) const;
   void watch_exit();
@@ -85,7 +89,10 @@ class Plugin {
   std::unique_ptr<sandbox::Cgroup> cgroup_;  // this run's cgroup; removed when the run ends
   std::optional<Result<sandbox::SeccompFilter>> seccomp_;  // built once from the manifest
   SandboxHost host_;
-  std::optional<sandbox::SandboxSpec> sandbox_;  // the current (or last) run's sandbox
+  std::optional<sandbox::SandboxSpec> sandbox_;    // the current (or last) run's sandbox
+  std::unique_ptr<SeccompWatcher> seccomp_watch_;  // this run's listener, if referred
+  uint64_t violations_ = 0;
+  std::string last_violation_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;
   std::vector<std::shared_ptr<OutputPipe>> pipes_;
   boost::asio::steady_timer restart_timer_;

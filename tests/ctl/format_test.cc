@@ -8,6 +8,7 @@ namespace corral::ctl {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(Format, Durations) {
   EXPECT_EQ(format_duration_ms(-5), "0s");
@@ -57,6 +58,17 @@ TEST(Format, StatusBlock) {
   s = format_status(p, 0);
   EXPECT_THAT(s, HasSubstr("seccomp:        default (errno)\n"));
   EXPECT_THAT(s, HasSubstr("cgroup:         /sys/fs/cgroup/corral/w\n"));
+  EXPECT_THAT(s, Not(HasSubstr("violations:")));
+  EXPECT_THAT(s, HasSubstr("sandbox:        -\n"));
+  p.set_pid(4242);
+  p.set_init_pid(4241);
+  p.set_sandbox("uid 1000 as host 525288, network none");
+  p.set_seccomp_violations(3);
+  p.set_last_violation("keyctl(0x1, 0x0, 0x0, 0x0, 0x0, 0x0) by pid 4242: failed (EPERM)");
+  s = format_status(p, 0);
+  EXPECT_THAT(s, HasSubstr("pid:            4242 (sandbox init 4241)\n"));
+  EXPECT_THAT(s, HasSubstr("sandbox:        uid 1000 as host 525288, network none\n"));
+  EXPECT_THAT(s, HasSubstr("violations:     3, last: keyctl(0x1, "));
 }
 
 TEST(Format, Doctor) {

@@ -12,6 +12,7 @@
 
 #include <gmock/gmock.h>
 
+#include "sandbox/seccomp_notify.h"
 #include "tests/e2e/corrald_fixture.h"
 
 namespace corral::e2e {
@@ -424,6 +425,34 @@ policy = "no"
   ASSERT_TRUE(wait_state("escape", v1::EXITED));
   EXPECT_EQ(status("escape").last_exit().code(), 1);
   EXPECT_THAT(plugin_log("escape"), HasSubstr("Operation not permitted"));
+  if (sandbox::seccomp_notify_supported()) {
+    // corrald was told, and names the call with its arguments (CLONE_NEWUSER = 0x10000000).
+    auto e = status("escape");
+    EXPECT_GE(e.seccomp_violations(), 1u);
+    EXPECT_THAT(e.last_violation(), HasSubstr("unshare(0x10000000, "));
+    EXPECT_THAT(e.last_violation(), HasSubstr(": failed (EPERM)"));
+    EXPECT_THAT(plugin_log("escape"), HasSubstr("seccomp: profile \"default\" denies unshare("));
+  }
+}
+
+TEST_F(Seccomp, LogActionLetsTheCallRunAndRecordsIt) {
+  if (!sandbox::seccomp_notify_supported()) GTEST_SKIP() << "needs SECCOMP_RET_USER_NOTIF";
+  write_manifest("curious.toml", R"x(name = "curious"
+exec = "/bin/uname"
+args = ["-n"]
+[restart]
+policy = "no"
+[sandbox]
+seccomp_deny = ["uname"]
+seccomp_action = "log"
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_state("curious", v1::EXITED));
+  auto e = status("curious");
+  EXPECT_EQ(e.last_exit().code(), 0);
+  EXPECT_THAT(plugin_log("curious"), HasSubstr("\ncurious\n")) << "uname ran: its hostname";
+  EXPECT_THAT(e.last_violation(), HasSubstr("uname(0x"));
+  EXPECT_THAT(e.last_violation(), HasSubstr("allowed (logged)"));
 }
 
 TEST_F(Seccomp, ManifestTweaksAndNone) {
@@ -465,8 +494,14 @@ seccomp_action = "kill"
   ASSERT_TRUE(wait_state("strict", v1::EXITED));
   auto e = status("strict").last_exit();
   EXPECT_TRUE(e.signaled());
-  EXPECT_EQ(e.code(), SIGSYS) << e.description();
   EXPECT_THAT(plugin_log("strict"), ::testing::Not(HasSubstr("never")));
+  if (sandbox::seccomp_notify_supported()) {
+    // corrald killed it after naming the call; the kernel's SIGSYS would have named nothing.
+    EXPECT_EQ(e.code(), SIGKILL) << e.description();
+    EXPECT_THAT(status("strict").last_violation(), HasSubstr(": plugin killed"));
+  } else {
+    EXPECT_EQ(e.code(), SIGSYS) << e.description();
+  }
 }
 
 }  // namespace

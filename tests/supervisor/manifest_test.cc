@@ -219,7 +219,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[sandbox]\nseccomp_allow=[\"ptarce\"]",
                 "unknown system call \"ptarce\""},
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[sandbox]\nseccomp_action=\"notify\"",
-                "needs corrald's violation handler"},
+                "is not an action"},
         BadCase{"name = "
                 "\"a\"\nexec=\"/bin/true\"\n[sandbox]\nseccomp=\"none\"\nseccomp_deny=[\"read\"]",
                 "make no sense"},
