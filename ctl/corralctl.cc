@@ -1,10 +1,17 @@
 // corralctl: the command-line client for corrald (docs/reference.md lists commands and exit codes).
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
 
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <google/protobuf/util/json_util.h>
 #include <CLI/CLI.hpp>
@@ -29,7 +36,68 @@ struct Options {
   uint32_t stop_timeout_ms = 0;
   uint32_t tail = 100;
   bool follow = false;
+  // run
+  std::string profile;
+  std::vector<std::string> writable, ro_binds, binds, setenv, command;
+  std::string chdir, memory, network;
+  uint64_t pids = 0;
 };
+
+// "256M", "2G", "4096": bytes (powers of 1024).
+std::optional<uint64_t> parse_bytes(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  uint64_t mult = 1;
+  std::string digits = s;
+  switch (s.back()) {
+    case 'K':
+      mult = 1ull << 10;
+      break;
+    case 'M':
+      mult = 1ull << 20;
+      break;
+    case 'G':
+      mult = 1ull << 30;
+      break;
+    case 'T':
+      mult = 1ull << 40;
+      break;
+    default:
+      break;
+  }
+  if (mult != 1) digits.pop_back();
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  uint64_t v = std::stoull(digits);
+  if (v > UINT64_MAX / mult) return std::nullopt;
+  return v * mult;
+}
+
+// CMD as corrald needs it: absolute. A bare name is looked up in our PATH, a relative path
+// against our working directory (corrald shows the file read-only at that path).
+std::optional<std::string> resolve_command(const std::string& cmd) {
+  if (cmd.empty()) return std::nullopt;
+  if (cmd[0] == '/') return cmd;
+  if (cmd.find('/') != std::string::npos) {
+    char buf[PATH_MAX];
+    if (::realpath(cmd.c_str(), buf) == nullptr) return std::nullopt;
+    return std::string(buf);
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    if (!dir.empty()) {
+      std::string full = dir + "/" + cmd;
+      if (::access(full.c_str(), X_OK) == 0) return full[0] == '/' ? full : resolve_command(full);
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
 
 // `logs -f` ends on SIGINT with exit 0: the handler shuts the socket down (async-signal-safe),
 // which ends the blocked read; the flag tells that end apart from corrald hanging up.
@@ -155,6 +223,77 @@ int run(const std::string& cmd, const Options& o) {
     if (!streamed) return fail(streamed.error());
     return code;
   }
+  if (cmd == "run") {
+    auto exec = resolve_command(o.command.front());
+    if (!exec) {
+      std::cerr << "corralctl: run: command not found: " << o.command.front() << "\n";
+      return ctl::kExitUsage;
+    }
+    v1::Request req;
+    auto* r = req.mutable_run();
+    r->set_name(o.name);
+    r->set_exec(*exec);
+    for (size_t i = 1; i < o.command.size(); ++i) r->add_args(o.command[i]);
+    for (const auto& kv : o.setenv) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "corralctl: run: --setenv wants KEY=VALUE, got \"" << kv << "\"\n";
+        return ctl::kExitUsage;
+      }
+      (*r->mutable_env())[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    if (!o.setenv.empty() && !r->env().contains("PATH"))
+      (*r->mutable_env())["PATH"] = "/usr/bin:/bin";
+    r->set_working_dir(o.chdir);
+    for (const auto& b : o.ro_binds) r->add_ro_binds(b);
+    for (const auto& b : o.binds) r->add_binds(b);
+    for (const auto& w : o.writable) r->add_binds(w);
+    r->set_seccomp_profile(o.profile);
+    if (!o.memory.empty()) {
+      auto bytes = parse_bytes(o.memory);
+      if (!bytes) {
+        std::cerr << "corralctl: run: --memory wants a size such as 256M, got \"" << o.memory
+                  << "\"\n";
+        return ctl::kExitUsage;
+      }
+      r->set_memory_max(*bytes);
+    }
+    r->set_pids_max(o.pids);
+    r->set_network(o.network);
+    c.set_timeout(std::chrono::milliseconds(0));
+    stop_following_on_sigint(c.fd());
+    std::optional<v1::ExitInfo> exit;
+    int code = 0;
+    auto streamed = c.stream(std::move(req), [&](const v1::Response& resp) {
+      if (auto ok = ctl::check_status(resp); !ok) {
+        code = fail(ok.error());
+        return false;
+      }
+      if (o.json) print_json(resp.run());
+      for (const auto& l : resp.run().output()) {
+        if (o.json) break;
+        if (l.note()) {
+          // corrald's own lines: only what the user must know (a denied system call).
+          if (l.text().find("seccomp:") != std::string::npos) {
+            std::cerr << "corralctl: " << l.text() << "\n" << std::flush;
+          }
+          continue;
+        }
+        (l.stream() == v1::STDERR ? std::cerr : std::cout) << ctl::format_log_line(l) << "\n";
+      }
+      std::cout << std::flush;
+      if (resp.run().has_exit()) exit = resp.run().exit();
+      return true;
+    });
+    if (g_interrupted != 0) return 130;
+    if (!streamed) return fail(streamed.error());
+    if (code != 0) return code;
+    if (!exit) {
+      std::cerr << "corralctl: run: corrald ended the stream without an exit status\n";
+      return ctl::kExitProtocol;
+    }
+    return exit->signaled() ? 128 + exit->code() : exit->code();
+  }
   std::cerr << "corralctl: unknown command " << cmd << "\n";
   return ctl::kExitUsage;
 }
@@ -193,6 +332,26 @@ int main(int argc, char** argv) {
   logs->add_option("name", o.name, "plugin name")->required();
   logs->add_option("-n,--tail", o.tail, "number of past lines (default 100)");
   logs->add_flag("-f,--follow", o.follow, "keep printing new lines");
+
+  auto* run_cmd = app.add_subcommand(
+      "run",
+      "run a command once in a fresh sandbox through corrald, streaming its output; "
+      "exits with its exit code (128+N when killed by signal N)");
+  auto all = CLI::MultiOptionPolicy::TakeAll;
+  run_cmd->add_option("--name", o.name, "name while it runs (default run-<n>)");
+  run_cmd->add_option("--profile", o.profile, "seccomp profile: default, strict or none");
+  run_cmd->add_option("--writable", o.writable, "a host directory, writable at its own path")
+      ->multi_option_policy(all);
+  run_cmd->add_option("--ro-bind", o.ro_binds, "SRC[:DST] shown read-only")
+      ->multi_option_policy(all);
+  run_cmd->add_option("--bind", o.binds, "SRC[:DST] shown writable")->multi_option_policy(all);
+  run_cmd->add_option("--setenv", o.setenv, "KEY=VALUE (the environment is otherwise only PATH)")
+      ->multi_option_policy(all);
+  run_cmd->add_option("--chdir", o.chdir, "working directory inside (default /)");
+  run_cmd->add_option("--memory", o.memory, "memory limit, e.g. 256M");
+  run_cmd->add_option("--pids", o.pids, "process limit");
+  run_cmd->add_option("--network", o.network, "none (default: loopback only) or host");
+  run_cmd->add_option("command", o.command, "-- CMD ARGS...")->required()->multi_option_policy(all);
 
   try {
     app.parse(argc, argv);

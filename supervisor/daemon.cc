@@ -89,7 +89,7 @@ Result<void> Daemon::init() {
       {"cgroup", cgroups_ ? std::string(cgroups_->kind()) : std::string("none")},
       {"sandbox", "namespaces"},
   };
-  router_ = std::make_unique<Router>(*plugins_, config_.max_frame_bytes, std::move(features));
+  router_ = std::make_unique<Router>(io_, *plugins_, config_.max_frame_bytes, std::move(features));
   auto server = ControlServer::create(io_, config_, *router_);
   if (!server) return std::unexpected(server.error());
   server_ = std::move(*server);

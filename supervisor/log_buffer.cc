@@ -59,11 +59,12 @@ void LogBuffer::flush(LogStream stream, int64_t now_ms) {
 }
 
 void LogBuffer::note(std::string_view text, int64_t now_ms) {
-  emit(LogStream::kStderr, "[corrald] " + std::string(text), false, now_ms);
+  emit(LogStream::kStderr, "[corrald] " + std::string(text), false, now_ms, true);
 }
 
-void LogBuffer::emit(LogStream stream, std::string text, bool truncated, int64_t now_ms) {
-  LogLine line{next_seq_++, now_ms, stream, std::move(text), truncated};
+void LogBuffer::emit(LogStream stream, std::string text, bool truncated, int64_t now_ms,
+                     bool note) {
+  LogLine line{next_seq_++, now_ms, stream, std::move(text), truncated, note};
   write_file(line);
   for (auto it = followers_.begin(); it != followers_.end();) {
     // A follower may unfollow itself (or others) from inside the callback.

@@ -24,6 +24,7 @@ struct LogLine {
   LogStream stream = LogStream::kStdout;
   std::string text;
   bool truncated = false;
+  bool note = false;  // written by corrald (note()), not by the plugin
 };
 
 class LogBuffer {
@@ -51,7 +52,7 @@ class LogBuffer {
   [[nodiscard]] const std::string& file_error() const { return file_error_; }
 
  private:
-  void emit(LogStream stream, std::string text, bool truncated, int64_t now_ms);
+  void emit(LogStream stream, std::string text, bool truncated, int64_t now_ms, bool note = false);
   void write_file(const LogLine& line);
   void open_file();
 

@@ -57,6 +57,8 @@ struct Manifest {
   uint32_t log_ring_lines = 1000;
   uint64_t log_file_max_bytes = 1 << 20;
   std::string source;  // the manifest file it came from
+  // A one-shot run (`corralctl run`): no state directory and no log file are kept for it.
+  bool ephemeral = false;
 };
 
 // [A-Za-z0-9][A-Za-z0-9_.-]{0,62}

@@ -1,5 +1,9 @@
 #include "supervisor/output_pipe.h"
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -32,6 +36,21 @@ void OutputPipe::read() {
     }
     self->read();
   });
+}
+
+void OutputPipe::drain() {
+  while (!done_) {
+    pollfd p{sd_.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, 0) != 1 || (p.revents & (POLLIN | POLLHUP)) == 0) return;
+    ssize_t n = ::read(sd_.native_handle(), data_.data(), data_.size());
+    if (n > 0) {
+      buffer_->append(stream_, {data_.data(), static_cast<size_t>(n)}, unix_now_ms());
+      continue;
+    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    buffer_->flush(stream_, unix_now_ms());
+    close();
+  }
 }
 
 void OutputPipe::close() {

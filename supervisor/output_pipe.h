@@ -19,6 +19,9 @@ class OutputPipe : public std::enable_shared_from_this<OutputPipe> {
   OutputPipe(boost::asio::io_context& io, UniqueFd fd, LogBuffer& buffer, LogStream stream);
   void start() { read(); }
   void close();
+  // Reads what is already in the pipe, now, without blocking (the writer has exited: its last
+  // output must be logged before its exit). EOF closes the pipe as the async reader would.
+  void drain();
   [[nodiscard]] bool open() const { return !done_; }
 
  private:

@@ -40,7 +40,8 @@ Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& c
       cgroups_(cgroups),
       manifest_(std::move(manifest)),
       logs_(manifest_.log_ring_lines,
-            log_dir.empty() ? std::string() : log_dir + "/" + manifest_.name + ".log",
+            log_dir.empty() || manifest_.ephemeral ? std::string()
+                                                   : log_dir + "/" + manifest_.name + ".log",
             manifest_.log_file_max_bytes),
       backoff_(manifest_.restart),
       restart_timer_(io),
@@ -56,7 +57,7 @@ Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& c
 Plugin::~Plugin() {
   for (auto& p : pipes_) p->close();
   // proc_'s destructor kills and reaps a process still running here.
-  if (host_.ids != nullptr) host_.ids->release(name());
+  if (holds_ids_) host_.ids->release(name());
 }
 
 Result<void> Plugin::prepare_sandbox() {
@@ -68,6 +69,7 @@ Result<void> Plugin::prepare_sandbox() {
   }
   auto base = host_.ids->acquire(name());
   if (!base) return std::unexpected(base.error());
+  holds_ids_ = true;
   sandbox::SandboxSpec s;
   s.host_id_base = *base;
   s.id_count = host_.ids->count();
@@ -77,7 +79,7 @@ Result<void> Plugin::prepare_sandbox() {
   s.host_network = iso.host_network;
   s.tmp_size = iso.tmp_size;
   s.binds = iso.binds;
-  if (!host_.state_root.empty()) {
+  if (!host_.state_root.empty() && !manifest_.ephemeral) {
     std::string dir = host_.state_root + "/" + name();
     if (auto ok = ensure_state_dir(dir, *base + iso.uid, *base + iso.gid); !ok) return ok;
     s.binds.push_back({dir, kStateDirInside, true});
@@ -268,6 +270,8 @@ void Plugin::on_exit_ready() {
   }
   sandbox::ExitStatus status = **st;
   pid_t pid = proc_->pid();
+  // Whatever the program wrote before it died is logged before its exit is.
+  for (auto& p : pipes_) p->drain();
   proc_.reset();
   remove_cgroup();
   exit_watch_.reset();
@@ -277,6 +281,17 @@ void Plugin::on_exit_ready() {
   last_exit_ = status;
   last_exit_ms_ = unix_now_ms();
   logs_.note("pid " + std::to_string(pid) + " " + status.describe(), last_exit_ms_);
+
+  // Observers run last (a one-shot run removes its plugin from one), after the state is settled.
+  auto observers = std::move(exit_observers_);
+  exit_observers_.clear();
+  struct Notify {
+    std::vector<std::function<void(const sandbox::ExitStatus&)>>& list;
+    sandbox::ExitStatus st;
+    ~Notify() {
+      for (auto& f : list) f(st);
+    }
+  } notify{observers, status};
 
   if (state_ == v1::STOPPING) {
     spdlog::info("plugin {}: stopped (pid {} {})", name(), pid, status.describe());

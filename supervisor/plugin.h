@@ -59,6 +59,11 @@ class Plugin {
   void restart(std::chrono::milliseconds timeout, Done done);
 
   void fill_info(v1::PluginInfo& out) const;
+  // Called once, after the next exit has been handled (its output drained first).
+  void on_next_exit(std::function<void(const sandbox::ExitStatus&)> f) {
+    exit_observers_.push_back(std::move(f));
+  }
+  [[nodiscard]] const std::optional<sandbox::ExitStatus>& last_exit() const { return last_exit_; }
   [[nodiscard]] LogBuffer& logs() { return logs_; }
 
  private:
@@ -89,8 +94,10 @@ class Plugin {
   std::unique_ptr<sandbox::Cgroup> cgroup_;  // this run's cgroup; removed when the run ends
   std::optional<Result<sandbox::SeccompFilter>> seccomp_;  // built once from the manifest
   SandboxHost host_;
+  bool holds_ids_ = false;                         // host_.ids has a range under our name
   std::optional<sandbox::SandboxSpec> sandbox_;    // the current (or last) run's sandbox
   std::unique_ptr<SeccompWatcher> seccomp_watch_;  // this run's listener, if referred
+  std::vector<std::function<void(const sandbox::ExitStatus&)>> exit_observers_;
   uint64_t violations_ = 0;
   std::string last_violation_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> exit_watch_;

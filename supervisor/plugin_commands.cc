@@ -37,15 +37,16 @@ Result<std::chrono::milliseconds> stop_timeout(std::string_view field, uint32_t 
   return ms == 0 ? p.manifest().stop_timeout : std::chrono::milliseconds(ms);
 }
 
+}  // namespace
+
 void to_wire(const LogLine& l, v1::LogLine& out) {
   out.set_seq(l.seq);
   out.set_at_unix_ms(l.at_unix_ms);
   out.set_stream(l.stream == LogStream::kStdout ? v1::STDOUT : v1::STDERR);
   out.set_text(l.text);
   out.set_truncated(l.truncated);
+  out.set_note(l.note);
 }
-
-}  // namespace
 
 void Router::list(v1::Response& resp) {
   auto* out = resp.mutable_list();

@@ -14,10 +14,20 @@ PluginManager::PluginManager(boost::asio::io_context& io, sandbox::Launcher& lau
       cgroups_(cgroups),
       host_(std::move(host)) {}
 
-void PluginManager::add(Manifest manifest) {
+Plugin* PluginManager::add(Manifest manifest) {
   std::string name = manifest.name;
-  plugins_.emplace(name, std::make_unique<Plugin>(io_, launcher_, clock_, std::move(manifest),
-                                                  log_dir_, cgroups_, host_));
+  if (plugins_.contains(name)) return nullptr;
+  auto [it, inserted] =
+      plugins_.emplace(name, std::make_unique<Plugin>(io_, launcher_, clock_, std::move(manifest),
+                                                      log_dir_, cgroups_, host_));
+  return inserted ? it->second.get() : nullptr;
+}
+
+bool PluginManager::remove(std::string_view name) {
+  auto it = plugins_.find(name);
+  if (it == plugins_.end() || it->second->running()) return false;
+  plugins_.erase(it);
+  return true;
 }
 
 Plugin* PluginManager::find(std::string_view name) {

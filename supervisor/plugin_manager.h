@@ -17,7 +17,9 @@ class PluginManager {
   PluginManager(boost::asio::io_context& io, sandbox::Launcher& launcher, const Clock& clock,
                 std::string log_dir, sandbox::CgroupBackend* cgroups, SandboxHost host = {});
 
-  void add(Manifest manifest);
+  Plugin* add(Manifest manifest);
+  // Forgets a plugin that is not running (a finished one-shot run). False if it runs or is absent.
+  bool remove(std::string_view name);
   [[nodiscard]] Plugin* find(std::string_view name);
   [[nodiscard]] std::vector<Plugin*> all();  // sorted by name
   [[nodiscard]] size_t size() const { return plugins_.size(); }

@@ -18,14 +18,17 @@ namespace {
 // name and the protocol version each command appeared in; field numbers come from the schema.
 constexpr std::pair<const char*, uint32_t> kCommandVersions[] = {
     {"hello", 1}, {"version", 1}, {"list", 1}, {"status", 1}, {"start", 1},
-    {"stop", 1},  {"restart", 1}, {"logs", 1}, {"doctor", 1},
+    {"stop", 1},  {"restart", 1}, {"logs", 1}, {"doctor", 1}, {"run", 1},
 };
 
 }  // namespace
 
-Router::Router(PluginManager& plugins, uint32_t max_frame_bytes,
+Router::Router(boost::asio::io_context& io, PluginManager& plugins, uint32_t max_frame_bytes,
                std::map<std::string, std::string> features)
-    : plugins_(plugins), max_frame_bytes_(max_frame_bytes), features_(std::move(features)) {
+    : io_(io),
+      plugins_(plugins),
+      max_frame_bytes_(max_frame_bytes),
+      features_(std::move(features)) {
   const auto* desc = v1::Request::descriptor();
   for (const auto& [name, since] : kCommandVersions) {
     const auto* field = desc->FindFieldByName(name);
@@ -99,6 +102,9 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
       return;
     case v1::Request::kLogs:
       logs(session, req.logs(), std::move(resp));
+      return;
+    case v1::Request::kRun:
+      run(session, req.run(), std::move(resp));
       return;
     default:
       fail(Code::kUnimplemented, "command not implemented");

@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
 #include "corral/v1/control.pb.h"
+#include "supervisor/log_buffer.h"
 #include "supervisor/session.h"
 
 namespace corral::supervisor {
@@ -25,7 +28,7 @@ struct CommandInfo {
 
 class Router {
  public:
-  Router(PluginManager& plugins, uint32_t max_frame_bytes,
+  Router(boost::asio::io_context& io, PluginManager& plugins, uint32_t max_frame_bytes,
          std::map<std::string, std::string> features);
 
   void handle(const std::shared_ptr<Session>& session, v1::Request req);
@@ -43,15 +46,21 @@ class Router {
   void stop(const std::shared_ptr<Session>& s, const v1::StopRequest& r, v1::Response resp);
   void restart(const std::shared_ptr<Session>& s, const v1::RestartRequest& r, v1::Response resp);
   void logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp);
+  void run(const std::shared_ptr<Session>& s, const v1::RunRequest& r, v1::Response resp);
   void stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
                        const std::string& name, uint32_t timeout_ms, bool restart,
                        v1::Response resp);
 
+  boost::asio::io_context& io_;
   PluginManager& plugins_;
+  uint64_t runs_ = 0;  // one-shot runs so far, for their default names
   uint32_t max_frame_bytes_;
   std::map<std::string, std::string> features_;
   std::vector<CommandInfo> commands_;
   bool draining_ = false;
 };
+
+// A captured line as it goes on the wire (logs, run).
+void to_wire(const LogLine& l, v1::LogLine& out);
 
 }  // namespace corral::supervisor
