@@ -302,6 +302,10 @@ void run_op(const MountOp& op, int source_fd, int report_fd, int index) {
     case MountOpKind::kDevpts:
       rc = ::mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, op.data.c_str());
       break;
+    case MountOpKind::kAttach:
+      rc = static_cast<int>(
+          ::syscall(SYS_move_mount, op.fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH));
+      break;
   }
   if (rc != 0) fail(report_fd, Step::kMountOp, index);
 }

@@ -225,6 +225,8 @@ std::string MountOp::describe() const {
       return "mounting proc on " + in;
     case MountOpKind::kDevpts:
       return "mounting devpts on " + in;
+    case MountOpKind::kAttach:
+      return "attaching the state volume on " + in;
   }
   return "mount step";
 }
@@ -274,7 +276,21 @@ Result<SandboxPlan> plan_sandbox(const SandboxSpec& spec, const std::string& exe
           "mode=1777,size=" + std::to_string(spec.tmp_size) + ",nr_inodes=65536", true,
           MS_NOSUID | MS_NODEV);
 
+  if (spec.state_mount_fd >= 0) {
+    std::string target = normalize(spec.state_target);
+    if (target.empty() || target == "/" || under(target, "/proc") || under(target, "/dev")) {
+      return make_error(Code::kInvalidArgument,
+                        "state target must be an absolute path outside /proc and /dev: \"" +
+                            spec.state_target + "\"");
+    }
+    p.mount(MountOpKind::kAttach, target);
+    plan.ops.back().fd = spec.state_mount_fd;
+  }
+
   plan.rules.push_back({"/", PathAccess::kReadOnly, true});
+  if (spec.state_mount_fd >= 0) {
+    plan.rules.push_back({normalize(spec.state_target), PathAccess::kReadWrite, true});
+  }
   plan.rules.push_back({"/dev", PathAccess::kDevices, true});
   plan.rules.push_back({"/tmp", PathAccess::kReadWrite, true});
 

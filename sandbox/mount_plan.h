@@ -24,6 +24,7 @@ enum class MountOpKind {
   kTmpfs,      // on path, mount data in `data`
   kProc,       // a new procfs on path (the sandbox's pid namespace)
   kDevpts,     // a new devpts instance on path
+  kAttach,     // the detached mount `fd` (inherited from the launcher) moved onto path
 };
 
 struct MountOp {
@@ -34,6 +35,7 @@ struct MountOp {
   std::string source;
   std::string data;                            // tmpfs options, file content
   unsigned long flags = 0;                     // MS_* for tmpfs mounts
+  int fd = -1;                                 // kAttach
   [[nodiscard]] std::string describe() const;  // "bind /usr read-only", for launch errors
 };
 

@@ -33,7 +33,11 @@ struct SandboxSpec {
   // The read-only system view: /usr and the merged-/usr symlinks, the parts of /etc that
   // dynamically linked programs read. Switched off only by tests that build the root themselves.
   bool system_binds = true;
-  std::vector<BindMount> binds;     // after the system view, in order
+  std::vector<BindMount> binds;  // after the system view, in order
+  // A detached mount (state_volume.h) to attach at state_target, writable; -1: none. Not owned:
+  // the caller closes it after the launch.
+  int state_mount_fd = -1;
+  std::string state_target = "/state";
   uint64_t tmp_size = 64ull << 20;  // /tmp: a private tmpfs of this many bytes
   // Use Landlock as a second layer where the kernel has it (mirrors the mounts: read-only
   // everywhere, writable where a writable bind or /tmp is).

@@ -195,9 +195,10 @@ void parse_isolation(TomlReader& r, const toml::table& t, Manifest& m) {
   if (auto v = size_value(r, t, "tmp_size", 1 << 20, uint64_t{1} << 40, "sandbox")) {
     iso.tmp_size = *v;
   }
-  if (!iso.enabled &&
-      (t.contains("uid") || t.contains("gid") || t.contains("hostname") || t.contains("network") ||
-       t.contains("ro_binds") || t.contains("binds") || t.contains("tmp_size"))) {
+  iso.state_size = size_value(r, t, "state_size", 4 << 20, uint64_t{1} << 40, "sandbox");
+  if (!iso.enabled && (t.contains("uid") || t.contains("gid") || t.contains("hostname") ||
+                       t.contains("network") || t.contains("ro_binds") || t.contains("binds") ||
+                       t.contains("tmp_size") || t.contains("state_size"))) {
     r.problem("sandbox.isolation",
               "is \"none\": uid, gid, hostname, network, binds and tmp_size need a sandbox");
   }
@@ -209,9 +210,10 @@ void parse_sandbox(TomlReader& r, const toml::table* t, Manifest& m) {
   std::string action = "errno";
   m.isolation.hostname = m.name;
   if (t != nullptr) {
-    r.reject_unknown(*t, "sandbox",
-                     {"seccomp", "seccomp_action", "seccomp_allow", "seccomp_deny", "isolation",
-                      "uid", "gid", "hostname", "network", "ro_binds", "binds", "tmp_size"});
+    r.reject_unknown(
+        *t, "sandbox",
+        {"seccomp", "seccomp_action", "seccomp_allow", "seccomp_deny", "isolation", "uid", "gid",
+         "hostname", "network", "ro_binds", "binds", "tmp_size", "state_size"});
     parse_isolation(r, *t, m);
     if (auto v = r.string(*t, "sandbox", "seccomp")) profile = *v;
     if (auto v = r.string(*t, "sandbox", "seccomp_action")) action = *v;

@@ -36,6 +36,8 @@ struct IsolationSettings {
   bool host_network = false;
   std::vector<sandbox::BindMount> binds;  // ro_binds, then binds (writable)
   uint64_t tmp_size = 64ull << 20;
+  // /state as a size-capped volume of its own (an ext4 image); nullopt: a plain directory.
+  std::optional<uint64_t> state_size;
 };
 
 struct Manifest {

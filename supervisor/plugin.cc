@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/files.h"
+#include "sandbox/state_volume.h"
 #include "supervisor/state_dir.h"
 
 namespace corral::supervisor {
@@ -80,9 +82,28 @@ Result<void> Plugin::prepare_sandbox() {
   s.tmp_size = iso.tmp_size;
   s.binds = iso.binds;
   if (!host_.state_root.empty() && !manifest_.ephemeral) {
-    std::string dir = host_.state_root + "/" + name();
-    if (auto ok = ensure_state_dir(dir, *base + iso.uid, *base + iso.gid); !ok) return ok;
-    s.binds.push_back({dir, kStateDirInside, true});
+    uid_t uid = *base + iso.uid;
+    gid_t gid = *base + iso.gid;
+    if (iso.state_size) {
+      // A volume of its own: full is full inside, the host's disk is never touched beyond it.
+      std::string image = host_.state_root + "/" + name() + ".img";
+      if (auto ok = make_dirs(host_.state_root, 0755); !ok) return ok;
+      if (auto ok = sandbox::ensure_state_image(image, *iso.state_size, uid, gid); !ok) return ok;
+      auto mnt = sandbox::mount_state_image(image);
+      if (!mnt) return std::unexpected(mnt.error());
+      // Another id slot than last time: the files follow the plugin's new host ids.
+      if (auto ok = hand_over("/proc/self/fd/" + std::to_string(mnt->get()) + "/.", uid, gid);
+          !ok) {
+        return ok;
+      }
+      state_mount_ = std::move(*mnt);
+      s.state_mount_fd = state_mount_.get();
+      s.state_target = kStateDirInside;
+    } else {
+      std::string dir = host_.state_root + "/" + name();
+      if (auto ok = ensure_state_dir(dir, uid, gid); !ok) return ok;
+      s.binds.push_back({dir, kStateDirInside, true});
+    }
   }
   sandbox_ = std::move(s);
   return {};
@@ -160,8 +181,9 @@ Result<void> Plugin::launch() {
     if (auto ok = prepare_sandbox(); !ok)
       return launch_failed(ok.error().wrap("preparing its sandbox"));
     spec.sandbox = &*sandbox_;
-    if (!host_.state_root.empty())
+    if (!host_.state_root.empty() && !manifest_.ephemeral) {
       spec.env.push_back(std::string("STATE_DIRECTORY=") + kStateDirInside);
+    }
   }
   if (seccomp_) {
     if (!*seccomp_) return launch_failed(seccomp_->error().wrap("building its seccomp filter"));
@@ -169,6 +191,7 @@ Result<void> Plugin::launch() {
     spec.seccomp_listener = (*seccomp_)->via_notify();
   }
   auto proc = launcher_.launch(spec);
+  state_mount_.reset();  // the sandbox has attached it (or the launch failed)
   out_w.reset();
   err_w.reset();
   int64_t now = unix_now_ms();

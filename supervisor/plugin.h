@@ -94,8 +94,9 @@ class Plugin {
   std::unique_ptr<sandbox::Cgroup> cgroup_;  // this run's cgroup; removed when the run ends
   std::optional<Result<sandbox::SeccompFilter>> seccomp_;  // built once from the manifest
   SandboxHost host_;
-  bool holds_ids_ = false;                         // host_.ids has a range under our name
-  std::optional<sandbox::SandboxSpec> sandbox_;    // the current (or last) run's sandbox
+  bool holds_ids_ = false;                       // host_.ids has a range under our name
+  std::optional<sandbox::SandboxSpec> sandbox_;  // the current (or last) run's sandbox
+  UniqueFd state_mount_;  // the state volume's detached mount, until the launch attaches it
   std::unique_ptr<SeccompWatcher> seccomp_watch_;  // this run's listener, if referred
   std::vector<std::function<void(const sandbox::ExitStatus&)>> exit_observers_;
   uint64_t violations_ = 0;

@@ -31,6 +31,12 @@ Result<void> ensure_state_dir(const std::string& path, uid_t uid, gid_t gid) {
   if (!S_ISDIR(st.st_mode)) {
     return make_error(Code::kFailedPrecondition, path + " exists and is not a directory");
   }
+  return hand_over(path, uid, gid);
+}
+
+Result<void> hand_over(const std::string& path, uid_t uid, gid_t gid) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return sys_error("checking " + path);
   if (st.st_uid == uid && st.st_gid == gid) return {};
   g_uid = uid;
   g_gid = gid;

@@ -15,5 +15,8 @@ namespace corral::supervisor {
 inline constexpr const char* kStateDirInside = "/state";
 
 [[nodiscard]] Result<void> ensure_state_dir(const std::string& path, uid_t uid, gid_t gid);
+// Hands everything under the directory `path` to uid:gid unless its root already belongs to them
+// (never following symlinks, never crossing into other mounts).
+[[nodiscard]] Result<void> hand_over(const std::string& path, uid_t uid, gid_t gid);
 
 }  // namespace corral::supervisor

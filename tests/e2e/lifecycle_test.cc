@@ -563,3 +563,35 @@ isolation = "none"
 
 }  // namespace
 }  // namespace corral::e2e
+
+namespace corral::e2e {
+namespace {
+
+class StateVolumeE2e : public CorraldFixture {};
+
+TEST_F(StateVolumeE2e, AFullStateVolumeStopsThePluginNotTheHost) {
+  if (::access("/dev/loop-control", W_OK) != 0) GTEST_SKIP() << "needs /dev/loop-control";
+  if (::access("/usr/sbin/mkfs.ext4", X_OK) != 0) GTEST_SKIP() << "needs mkfs.ext4";
+  write_manifest("filler.toml", R"x(name = "filler"
+exec = "/bin/sh"
+args = ["-c", "cat $STATE_DIRECTORY/note 2>/dev/null; echo kept > $STATE_DIRECTORY/note; dd if=/dev/zero of=$STATE_DIRECTORY/fill bs=1M 2>&1 | grep -o 'No space left on device'; exec sleep 600"]
+[sandbox]
+state_size = "8M"
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_until([&] {
+    return plugin_log("filler").find("No space left on device") != std::string::npos;
+  })) << plugin_log("filler");
+  std::string image = state_dir_ + "/plugins/filler.img";
+  struct stat sb {};
+  ASSERT_EQ(::stat(image.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_size, 8 << 20);
+  EXPECT_LE(sb.st_blocks * 512, 9 << 20) << "the host file is capped at the volume's size";
+  auto c = client();
+  ASSERT_TRUE(c.restart("filler", 2000).has_value());
+  EXPECT_TRUE(wait_until([&] { return plugin_log("filler").find("kept\n") != std::string::npos; }))
+      << "the volume persists across runs: " << plugin_log("filler");
+}
+
+}  // namespace
+}  // namespace corral::e2e

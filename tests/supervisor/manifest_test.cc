@@ -321,10 +321,12 @@ network = "host"
 ro_binds = ["/opt/data", "/srv/x:/data"]
 binds = ["/var/cache/a:/cache"]
 tmp_size = "8M"
+state_size = "1G"
 )x",
                           "a.toml");
   ASSERT_TRUE(m.has_value()) << m.error().message;
   const auto& iso = m->isolation;
+  EXPECT_EQ(iso.state_size, uint64_t{1} << 30);
   EXPECT_EQ(iso.uid, 0u);
   EXPECT_EQ(iso.gid, 50u);
   EXPECT_EQ(iso.hostname, "box-1");
