@@ -73,9 +73,9 @@ void default_dispositions(int report_fd) {
   }
 }
 
-void wait_gate(int report_fd, int gate_fd) {
-  // The parent writes one byte once we are in our cgroup and (sandbox) our id maps are written;
-  // EOF means it gave up on us.
+// The parent writes one byte per step it has done for us (a sandbox gets two: its id maps are
+// written, then it is in its cgroup; otherwise one: in its cgroup). EOF means it gave up on us.
+void wait_gate(int report_fd, int gate_fd, bool last = true) {
   char go = 0;
   ssize_t n;
   do {
@@ -85,7 +85,16 @@ void wait_gate(int report_fd, int gate_fd) {
     errno = n == 0 ? ECANCELED : errno;
     fail(report_fd, Step::kGate);
   }
-  ::close(gate_fd);
+  if (last) ::close(gate_fd);
+}
+
+// Raw syscalls, not glibc's wrappers: those broadcast the change to every thread glibc believes
+// the process has (SIGSETXID, under a lock), and this copy of a multi-threaded parent has one
+// thread and maybe a copy of that lock held by a thread that is not here: it would wait forever.
+int set_ids(uid_t uid, gid_t gid, bool clear_groups) {
+  if (clear_groups && ::syscall(SYS_setgroups, 0, nullptr) != 0) return -1;
+  if (::syscall(SYS_setresgid, gid, gid, gid) != 0) return -1;
+  return static_cast<int>(::syscall(SYS_setresuid, uid, uid, uid));
 }
 
 // Leaves exactly `keep` (a capability number, or -1 for none) in the permitted and effective sets.
@@ -116,7 +125,7 @@ void drop_privileges(const ChildArgs& a) {
                                   SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                                   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
   if (::prctl(PR_SET_SECUREBITS, kBits, 0, 0, 0) != 0) fail(a.report_fd, Step::kSecurebits);
-  if (::setresgid(s.gid, s.gid, s.gid) != 0 || ::setresuid(s.uid, s.uid, s.uid) != 0) {
+  if (set_ids(s.uid, s.gid, false) != 0) {
     fail(a.report_fd, Step::kIds);
   }
   if (zero_capabilities() != 0) fail(a.report_fd, Step::kCaps);
@@ -370,6 +379,10 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
   int report_fd = a.report_fd;
   default_dispositions(report_fd);  // SIGCHLD back to SIG_DFL so children stay waitable
   if (::setsid() < 0) fail(report_fd, Step::kSetsid);
+  // The namespaces that cost the most to make (a network namespace ~0.5 ms) are made here, while
+  // the parent writes our id maps and places us in our cgroup, rather than in clone3.
+  int more = CLONE_NEWIPC | CLONE_NEWUTS | (s.host_network ? 0 : CLONE_NEWNET);
+  if (::unshare(more) != 0) fail(report_fd, Step::kNamespaces);
   // Bind sources are opened while our fsuid and groups are still the host's root ones (without
   // any host capability): a source under a root-only directory stays reachable, and the fds
   // belong to our own mount namespace, as bind mounts require.
@@ -379,15 +392,19 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
     a.bind_fds[i] = ::open(op.source.c_str(), O_PATH | O_CLOEXEC);
     if (a.bind_fds[i] < 0) fail(report_fd, Step::kMountOp, static_cast<int>(i));
   }
-  // Root of the new user namespace (our maps are written): drop the host's groups.
-  if (::setgroups(0, nullptr) != 0 || ::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+  wait_gate(report_fd, a.gate_fd, /*last=*/false);  // our id maps are written
+  // Root of the new user namespace: drop the host's groups.
+  if (set_ids(0, 0, true) != 0) {
     fail(report_fd, Step::kIds);
   }
-  // Now that we are in the plugin's cgroup, make it the root of our cgroup view.
-  if (::unshare(CLONE_NEWCGROUP) != 0) fail(report_fd, Step::kCgroupNs);
   if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) fail(report_fd, Step::kHostname);
   if (!s.host_network) loopback_up(report_fd);
   build_root(*a.plan, a.bind_fds, report_fd);
+  // Meanwhile the parent has placed us in the plugin's cgroup (a v1 move waits for an RCU grace
+  // period: the root was built during it). Only now may anything fork; and the cgroup namespace
+  // is made here so that its root is the plugin's cgroup.
+  wait_gate(report_fd, a.gate_fd);
+  if (::unshare(CLONE_NEWCGROUP) != 0) fail(report_fd, Step::kCgroupNs);
 
   // vfork-style: the program shares our memory (on its own stack) until it has exec'd, so no
   // page tables are copied, and we resume once it runs.
@@ -428,8 +445,8 @@ std::string rlimit_name(int resource) {
     if (moved < 0) fail(a.report_fd, Step::kReportFd);
     a.report_fd = moved;
   }
+  if (a.plan != nullptr) sandbox_main(a);  // waits at the gate itself, twice
   if (a.gate_fd >= 0) wait_gate(a.report_fd, a.gate_fd);
-  if (a.plan != nullptr) sandbox_main(a);
   exec_program(a);
 }
 
@@ -471,6 +488,8 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
       return "switching to its uid/gid inside the user namespace";
     case Step::kCgroupNs:
       return "creating its cgroup namespace";
+    case Step::kNamespaces:
+      return "creating its network, ipc and uts namespaces";
     case Step::kHostname:
       return "setting the hostname";
     case Step::kLoopback:

@@ -38,6 +38,7 @@ enum class Step : int {
   kSecurebits,
   kLandlock,  // detail: rule index, -1 for the ruleset
   kSeccompHandoff,
+  kNamespaces,  // unshare of net, ipc, uts
 };
 
 struct Report {

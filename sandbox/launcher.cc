@@ -137,9 +137,9 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
     args.cgroup = static_cast<uint64_t>(spec.cgroup->v2_fd());
   }
   if (spec.sandbox != nullptr) {
-    // The cgroup namespace is made by the child once it is in its cgroup (see sandbox_main).
-    args.flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
-    if (!spec.sandbox->host_network) args.flags |= CLONE_NEWNET;
+    // The child makes its net, ipc and uts namespaces itself while we write its id maps, and
+    // its cgroup namespace once it is in its cgroup (see sandbox_main).
+    args.flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS;
   }
   detail::ChildArgs child;
   child.spec = &spec;
@@ -184,6 +184,15 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   status_w.reset();
   if (gated) {
     gate_r.reset();
+    char go = 1;
+    if (spec.sandbox != nullptr) {
+      // First the id maps: the child builds its root while we place it in its cgroup.
+      if (auto mapped = write_id_maps(proc->pid(), *spec.sandbox); !mapped) {
+        return std::unexpected(
+            mapped.error().wrap("launching " + spec.exec + ": writing its uid/gid maps"));
+      }
+      if (::write(gate_w.get(), &go, 1) != 1) return sys_error("releasing the launch gate");
+    }
     if (in_v1) {
       if (auto added = spec.cgroup->add(proc->pid()); !added) {
         // Dropping proc kills and reaps the child, which never ran the program.
@@ -191,13 +200,6 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
                                                   ": placing it in cgroup " + spec.cgroup->name()));
       }
     }
-    if (spec.sandbox != nullptr) {
-      if (auto mapped = write_id_maps(proc->pid(), *spec.sandbox); !mapped) {
-        return std::unexpected(
-            mapped.error().wrap("launching " + spec.exec + ": writing its uid/gid maps"));
-      }
-    }
-    char go = 1;
     if (::write(gate_w.get(), &go, 1) != 1) return sys_error("releasing the launch gate");
     gate_w.reset();
   }

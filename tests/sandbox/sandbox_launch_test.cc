@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -149,6 +152,33 @@ TEST_F(Sandboxed, LaunchErrorsNameTheStep) {
   box_.uid = 70000;
   std::tie(out, st) = sh("true");
   EXPECT_THAT(out, HasSubstr("outside its id range of 65536"));
+}
+
+// The parent is multi-threaded (corrald, the benchmark): threads come and go while sandboxes are
+// cloned. The child must not use glibc calls that wait for the parent's other threads (setxid
+// broadcasts): this once hung a child for good at its first setresuid.
+TEST_F(Sandboxed, ConcurrentLaunchesFromABusyThreadedParent) {
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    while (!stop) std::thread([] {}).join();  // holds glibc's thread-stack lock now and then
+  });
+  std::atomic<int> ok{0};
+  std::vector<std::thread> launchers;
+  for (int t = 0; t < 3; ++t) {
+    launchers.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        LaunchSpec spec;
+        spec.exec = "/bin/true";
+        spec.sandbox = &box_;
+        auto p = launcher_.launch(spec);
+        if (p && p->wait() && true) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : launchers) th.join();
+  stop = true;
+  churn.join();
+  EXPECT_EQ(ok.load(), 75);
 }
 
 }  // namespace
