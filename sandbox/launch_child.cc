@@ -3,7 +3,6 @@
 #include "sandbox/seccomp_notify.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/seccomp.h>
@@ -239,6 +238,18 @@ const char* fd_path(char (&buf)[48], int fd) {
   return buf;
 }
 
+// Opens path for writing (plus `flags`) and writes all of data in one call: 0, or -1 with errno.
+int write_whole(const char* path, int flags, const std::string& data) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC | flags, 0644);
+  if (fd < 0) return -1;
+  ssize_t n = ::write(fd, data.data(), data.size());
+  int err = errno;
+  ::close(fd);
+  if (n == static_cast<ssize_t>(data.size())) return 0;
+  errno = n < 0 ? err : EIO;
+  return -1;
+}
+
 void run_op(const MountOp& op, int source_fd, int report_fd, int index) {
   const char* path = op.path.c_str();
   char src_buf[48];
@@ -257,36 +268,12 @@ void run_op(const MountOp& op, int source_fd, int report_fd, int index) {
     case MountOpKind::kSymlink:
       rc = ::symlink(op.source.c_str(), path);
       break;
-    case MountOpKind::kWriteFile: {
-      int fd = ::open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0) {
-        rc = -1;
-        break;
-      }
-      ssize_t n = ::write(fd, op.data.data(), op.data.size());
-      int err = errno;
-      ::close(fd);
-      if (n != static_cast<ssize_t>(op.data.size())) {
-        errno = n < 0 ? err : EIO;
-        rc = -1;
-      }
+    case MountOpKind::kWriteFile:
+      rc = write_whole(path, O_CREAT | O_TRUNC, op.data);
       break;
-    }
-    case MountOpKind::kSysctl: {
-      int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-      if (fd < 0) {
-        rc = -1;
-        break;
-      }
-      ssize_t n = ::write(fd, op.data.data(), op.data.size());
-      int err = errno;
-      ::close(fd);
-      if (n != static_cast<ssize_t>(op.data.size())) {
-        errno = n < 0 ? err : EIO;
-        rc = -1;
-      }
+    case MountOpKind::kSysctl:
+      rc = write_whole(path, 0, op.data);
       break;
-    }
     case MountOpKind::kBindRo:
       rc = ::mount(src, path, nullptr, MS_BIND | MS_REC, nullptr);
       if (rc == 0) {
