@@ -33,11 +33,6 @@ using namespace testing;  // NOLINT: the helpers above
 constexpr uid_t kBase = 0x7A100000;  // far above any host user; tests only
 const std::string kHostile = std::string(CORRAL_TESTCASES_DIR) + "/tc_hostile";
 
-struct Outcome {
-  std::string out;
-  ExitStatus status;
-};
-
 class Containment : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -58,23 +53,15 @@ class Containment : public ::testing::Test {
   }
 
   Outcome run(const std::string& exec, std::vector<std::string> args, int stdin_fd = -1) {
-    Pipe out = Pipe::make();
     LaunchSpec spec;
     spec.exec = exec;
     spec.args = std::move(args);
     spec.env = {"PATH=/usr/bin:/bin"};
     spec.stdin_fd = stdin_fd;
-    spec.stdout_fd = out.w.get();
-    spec.stderr_fd = out.w.get();
     spec.rlimits = {{RLIMIT_NOFILE, 64, 64}, {RLIMIT_CORE, 0, 0}, {RLIMIT_FSIZE, 4 << 20, 4 << 20}};
     spec.seccomp = use_seccomp_ ? &filter_ : nullptr;
     spec.sandbox = &box_;
-    auto p = launcher_.launch(spec);
-    if (!p) return {"launch failed: " + p.error().describe(), ExitStatus{true, -1}};
-    out.w.reset();
-    std::string text = drain(out.r.get());
-    auto st = p->wait();
-    return {text, st ? *st : ExitStatus{true, -2}};
+    return run_collect(launcher_, spec);
   }
   Outcome hostile(const std::string& attempt, const std::string& arg = {}) {
     std::vector<std::string> args{attempt};

@@ -32,20 +32,13 @@ class Sandboxed : public ::testing::Test {
   }
   // Runs /bin/sh -c script in the sandbox; returns stdout+stderr and the exit status.
   std::pair<std::string, ExitStatus> sh(const std::string& script) {
-    Pipe out = Pipe::make();
     LaunchSpec spec;
     spec.exec = "/bin/sh";
     spec.args = {"-c", script};
     spec.env = {"PATH=/usr/bin:/bin"};
-    spec.stdout_fd = out.w.get();
-    spec.stderr_fd = out.w.get();
     spec.sandbox = &box_;
-    auto p = launcher_.launch(spec);
-    if (!p) return {"launch failed: " + p.error().describe(), ExitStatus{true, -1}};
-    out.w.reset();
-    std::string text = drain(out.r.get());
-    auto st = p->wait();
-    return {text, st ? *st : ExitStatus{true, -2}};
+    auto o = run_collect(launcher_, spec);
+    return {o.out, o.status};
   }
 
   SandboxSpec box_;

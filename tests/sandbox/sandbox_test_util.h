@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/unique_fd.h"
+#include "sandbox/launcher.h"
 
 namespace corral::sandbox::testing {
 
@@ -49,6 +50,24 @@ inline std::string read_until(int fd, const std::string& needle,
 }
 
 inline std::string drain(int fd) { return read_until(fd, ""); }
+
+// Launches spec with stdout and stderr on one pipe, reads it to EOF and waits. A launch failure
+// comes back as its description with the status {signaled, -1}.
+struct Outcome {
+  std::string out;
+  ExitStatus status;
+};
+inline Outcome run_collect(Launcher& launcher, LaunchSpec spec) {
+  Pipe out = Pipe::make();
+  spec.stdout_fd = out.w.get();
+  spec.stderr_fd = out.w.get();
+  auto p = launcher.launch(spec);
+  if (!p) return {"launch failed: " + p.error().describe(), ExitStatus{true, -1}};
+  out.w.reset();
+  std::string text = drain(out.r.get());
+  auto st = p->wait();
+  return {text, st ? *st : ExitStatus{true, -2}};
+}
 
 inline bool gone(pid_t pid) {
   return ::access(("/proc/" + std::to_string(pid)).c_str(), F_OK) != 0;

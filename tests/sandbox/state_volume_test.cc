@@ -47,23 +47,15 @@ class StateVolume : public ::testing::Test {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   std::pair<std::string, ExitStatus> run(std::vector<std::string> args, const std::string& exec) {
-    auto mnt = mount_state_image(image_);
+    auto mnt = mount_state_image(image_);  // closed on return: the sandbox attached its own
     if (!mnt) return {mnt.error().describe(), ExitStatus{true, -1}};
     box_.state_mount_fd = mnt->get();
-    Pipe out = Pipe::make();
     LaunchSpec spec;
     spec.exec = exec;
     spec.args = std::move(args);
-    spec.stdout_fd = out.w.get();
-    spec.stderr_fd = out.w.get();
     spec.sandbox = &box_;
-    auto p = launcher_.launch(spec);
-    mnt->reset();  // the sandbox holds the mount now
-    if (!p) return {p.error().describe(), ExitStatus{true, -1}};
-    out.w.reset();
-    std::string text = drain(out.r.get());
-    auto st = p->wait();
-    return {text, st ? *st : ExitStatus{true, -2}};
+    auto o = run_collect(launcher_, spec);
+    return {o.out, o.status};
   }
   std::string dir_, image_;
   SandboxSpec box_;
