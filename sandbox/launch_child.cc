@@ -55,6 +55,12 @@ ssize_t send_report(int report_fd, const void* data, size_t size, int pass_fd) {
   ::_exit(127);
 }
 
+// prctl without libc: sanitizer runtimes intercept prctl and take their own locks in it (the
+// thread registry, for PR_SET_NAME), which another thread of the parent may have held at clone.
+int sys_prctl(int option, unsigned long arg2) {
+  return static_cast<int>(::syscall(SYS_prctl, option, arg2, 0UL, 0UL, 0UL));
+}
+
 int mount_setattr(const char* path, unsigned flags, uint64_t set) {
   struct mount_attr attr {};
   attr.attr_set = set;
@@ -113,17 +119,17 @@ int zero_capabilities() { return set_capabilities(-1); }
 void drop_privileges(const ChildArgs& a) {
   const SandboxSpec& s = *a.spec->sandbox;
   for (int cap = 0; cap <= a.cap_last_cap; ++cap) {
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+    if (sys_prctl(PR_CAPBSET_DROP, static_cast<unsigned long>(cap)) != 0 && errno != EINVAL) {
       fail(a.report_fd, Step::kCapBounding, cap);
     }
   }
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+  if (sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) != 0) {
     fail(a.report_fd, Step::kCaps);
   }
   constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                                   SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                                   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-  if (::prctl(PR_SET_SECUREBITS, kBits, 0, 0, 0) != 0) fail(a.report_fd, Step::kSecurebits);
+  if (sys_prctl(PR_SET_SECUREBITS, kBits) != 0) fail(a.report_fd, Step::kSecurebits);
   if (set_ids(s.uid, s.gid, false) != 0) {
     fail(a.report_fd, Step::kIds);
   }
@@ -176,7 +182,7 @@ void drop_privileges(const ChildArgs& a) {
   }
   if (a.plan != nullptr) drop_privileges(a);
   if (a.plan != nullptr || spec.seccomp != nullptr) {
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(report_fd, Step::kNoNewPrivs);
+    if (sys_prctl(PR_SET_NO_NEW_PRIVS, 1) != 0) fail(report_fd, Step::kNoNewPrivs);
   }
   if (a.landlock != nullptr) {
     int rule = -1;
@@ -209,7 +215,11 @@ void drop_privileges(const ChildArgs& a) {
   fail(report_fd, Step::kExecve);
 }
 
-int program_entry(void* arg) { exec_program(*static_cast<const ChildArgs*>(arg)); }
+// Runs on the program stack, which AddressSanitizer does not know: uninstrumented, so that it
+// does not warn (and take its report lock) at the call to the noreturn exec_program.
+__attribute__((no_sanitize("address"))) int program_entry(void* arg) {
+  exec_program(*static_cast<const ChildArgs*>(arg));
+}
 
 void loopback_up(int report_fd) {
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -401,13 +411,26 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
 
   // The init keeps only the status pipe, and of its privileges (over the sandbox's namespaces
   // only) just CAP_KILL: the program runs as another uid, and signals must reach it.
+  // The report socket stays open until this is done, so a failure here is still a launch failure
+  // (the program, already running, is killed first).
+  static constexpr char kName[] = "corral-init";
+  if (sys_prctl(PR_SET_NAME, reinterpret_cast<unsigned long>(kName)) != 0 ||
+      sys_prctl(PR_SET_DUMPABLE, 0) != 0 || sys_prctl(PR_SET_NO_NEW_PRIVS, 1) != 0 ||
+      set_capabilities(CAP_KILL) != 0) {
+    int err = errno;
+    (void)::kill(pid, SIGKILL);  // the program is our child: this cannot fail
+    errno = err;
+    fail(report_fd, Step::kInit);
+  }
   int status_fd = a.status_fd;
-  if (status_fd > 0) (void)::syscall(SYS_close_range, 0u, static_cast<unsigned>(status_fd - 1), 0);
-  (void)::syscall(SYS_close_range, static_cast<unsigned>(status_fd + 1), ~0u, 0);
-  (void)::prctl(PR_SET_NAME, "corral-init", 0, 0, 0);
-  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  (void)::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  (void)set_capabilities(CAP_KILL);
+  if ((status_fd > 0 &&
+       ::syscall(SYS_close_range, 0u, static_cast<unsigned>(status_fd - 1), 0) != 0) ||
+      ::syscall(SYS_close_range, static_cast<unsigned>(status_fd + 1), ~0u, 0) != 0) {
+    int err = errno;
+    (void)::kill(pid, SIGKILL);
+    errno = err;
+    fail(report_fd, Step::kInit);
+  }
   init_loop(static_cast<pid_t>(pid), status_fd);
 }
 
@@ -477,6 +500,8 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
       return "creating its cgroup namespace";
     case Step::kNamespaces:
       return "creating its network, ipc and uts namespaces";
+    case Step::kInit:
+      return "setting up the sandbox's init (name, capabilities, file descriptors)";
     case Step::kHostname:
       return "setting the hostname";
     case Step::kLoopback:

@@ -39,6 +39,7 @@ enum class Step : int {
   kLandlock,  // detail: rule index, -1 for the ruleset
   kSeccompHandoff,
   kNamespaces,  // unshare of net, ipc, uts
+  kInit,        // the init's own setup once the program runs (name, caps, fds)
 };
 
 struct Report {
