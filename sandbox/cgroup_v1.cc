@@ -56,6 +56,13 @@ class V1Cgroup final : public Cgroup {
     return {};
   }
 
+  std::vector<std::string> self_join_files() const override {
+    std::vector<std::string> out;
+    out.reserve(dirs_.size());
+    for (const auto& [ctrl, dir] : dirs_) out.push_back(dir + "/tasks");
+    return out;  // the cgroup2 node: CLONE_INTO_CGROUP
+  }
+
   Result<std::vector<pid_t>> pids() const override {
     std::string file = (v2_ ? v2_->dir : dirs_.front().second) + "/cgroup.procs";
     auto text = read_file(file);

@@ -139,6 +139,7 @@ class V2Cgroup final : public Cgroup {
   uint64_t v2_id() const override { return node_.id; }
   bool v2_only() const override { return true; }
   std::string dir(std::string_view) const override { return node_.dir; }
+  std::vector<std::string> self_join_files() const override { return {}; }
 
  private:
   std::string name_;

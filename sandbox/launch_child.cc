@@ -78,9 +78,9 @@ void default_dispositions(int report_fd) {
   }
 }
 
-// The parent writes one byte per step it has done for us (a sandbox gets two: its id maps are
-// written, then it is in its cgroup; otherwise one: in its cgroup). EOF means it gave up on us.
-void wait_gate(int report_fd, int gate_fd, bool last = true) {
+// A sandbox's child waits for one byte from the parent: its id maps are written. EOF means the
+// parent gave up on it.
+void wait_gate(int report_fd, int gate_fd) {
   char go = 0;
   ssize_t n;
   do {
@@ -90,7 +90,7 @@ void wait_gate(int report_fd, int gate_fd, bool last = true) {
     errno = n == 0 ? ECANCELED : errno;
     fail(report_fd, Step::kGate);
   }
-  if (last) ::close(gate_fd);
+  (void)::close(gate_fd);  // close-on-exec anyway; nothing is lost if this fails
 }
 
 // Raw syscalls, not glibc's wrappers: those broadcast the change to every thread glibc believes
@@ -389,7 +389,7 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
     a.bind_fds[i] = ::open(op.source.c_str(), O_PATH | O_CLOEXEC);
     if (a.bind_fds[i] < 0) fail(report_fd, Step::kMountOp, static_cast<int>(i));
   }
-  wait_gate(report_fd, a.gate_fd, /*last=*/false);  // our id maps are written
+  wait_gate(report_fd, a.gate_fd);  // our id maps are written
   // Root of the new user namespace: drop the host's groups.
   if (set_ids(0, 0, true) != 0) {
     fail(report_fd, Step::kIds);
@@ -397,10 +397,7 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
   if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) fail(report_fd, Step::kHostname);
   if (!s.host_network) loopback_up(report_fd);
   build_root(*a.plan, a.bind_fds, report_fd);
-  // Meanwhile the parent has placed us in the plugin's cgroup (a v1 move waits for an RCU grace
-  // period: the root was built during it). Only now may anything fork; and the cgroup namespace
-  // is made here so that its root is the plugin's cgroup.
-  wait_gate(report_fd, a.gate_fd);
+  // Already in the plugin's cgroup (child_main): the cgroup namespace's root is that cgroup.
   if (::unshare(CLONE_NEWCGROUP) != 0) fail(report_fd, Step::kCgroupNs);
 
   // vfork-style: the program shares our memory (on its own stack) until it has exec'd, so no
@@ -455,8 +452,13 @@ std::string rlimit_name(int resource) {
     if (moved < 0) fail(a.report_fd, Step::kReportFd);
     a.report_fd = moved;
   }
-  if (a.plan != nullptr) sandbox_main(a);  // waits at the gate itself, twice
-  if (a.gate_fd >= 0) wait_gate(a.report_fd, a.gate_fd);
+  // Into the plugin's v1 cgroups first, before anything is allocated or forked on its behalf.
+  for (size_t i = 0; i < a.join_count; ++i) {
+    if (::write(a.join_fds[i], "0", 1) != 1) {
+      fail(a.report_fd, Step::kCgroupJoin, static_cast<int>(i));
+    }
+  }
+  if (a.plan != nullptr) sandbox_main(a);  // waits at the gate itself
   exec_program(a);
 }
 
@@ -500,6 +502,13 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
       return "creating its cgroup namespace";
     case Step::kNamespaces:
       return "creating its network, ipc and uts namespaces";
+    case Step::kCgroupJoin: {
+      auto files =
+          spec.cgroup != nullptr ? spec.cgroup->self_join_files() : std::vector<std::string>();
+      if (r.detail < 0 || static_cast<size_t>(r.detail) >= files.size())
+        return "joining its cgroup";
+      return "joining its cgroup (" + files[static_cast<size_t>(r.detail)] + ")";
+    }
     case Step::kInit:
       return "setting up the sandbox's init (name, capabilities, file descriptors)";
     case Step::kHostname:

@@ -40,6 +40,7 @@ enum class Step : int {
   kSeccompHandoff,
   kNamespaces,  // unshare of net, ipc, uts
   kInit,        // the init's own setup once the program runs (name, caps, fds)
+  kCgroupJoin,  // detail: index into Cgroup::self_join_files
 };
 
 struct Report {
@@ -57,7 +58,9 @@ struct ChildArgs {
   int status_fd = -1;  // sandbox only: the init writes the program's wait status here
   const SandboxPlan* plan = nullptr;  // set: run as a sandbox (init + program)
   const LandlockPlan* landlock = nullptr;
-  int* bind_fds = nullptr;  // one slot per plan op, for the O_PATH fds of bind sources
+  int* bind_fds = nullptr;        // one slot per plan op, for the O_PATH fds of bind sources
+  const int* join_fds = nullptr;  // Cgroup::self_join_files, opened by the parent
+  size_t join_count = 0;
   int cap_last_cap = 40;
   char* program_stack = nullptr;  // sandbox: the stack the init vforks the program onto
   size_t program_stack_size = 0;

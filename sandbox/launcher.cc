@@ -109,11 +109,23 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   UniqueFd report_r(report[0]);
   UniqueFd report_w(report[1]);
 
-  // The gate holds the child until the parent has placed it: in its v1 cgroups, and for a
-  // sandbox, its uid/gid maps written (nothing it does before then can use host ids).
+  // The child moves itself into its v1 hierarchies (see Cgroup::self_join_files) through files
+  // opened here, with our credentials.
+  std::vector<UniqueFd> join_files;
+  std::vector<int> join_fds;
+  if (spec.cgroup != nullptr) {
+    for (const auto& path : spec.cgroup->self_join_files()) {
+      UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd) return sys_error("launching " + spec.exec + ": opening " + path);
+      join_fds.push_back(fd.get());
+      join_files.push_back(std::move(fd));
+    }
+  }
+
+  // The gate holds a sandbox's child until its uid/gid maps are written (nothing it does before
+  // then can use host ids).
   UniqueFd gate_r, gate_w;
-  bool in_v1 = spec.cgroup != nullptr && !spec.cgroup->v2_only();
-  bool gated = in_v1 || spec.sandbox != nullptr;
+  bool gated = spec.sandbox != nullptr;
   if (gated) {
     int gate[2];
     if (::pipe2(gate, O_CLOEXEC) != 0) return sys_error("creating the launch gate pipe");
@@ -152,6 +164,8 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   child.plan = plan ? &*plan : nullptr;
   child.landlock = landlock ? &*landlock : nullptr;
   child.bind_fds = bind_fds.data();
+  child.join_fds = join_fds.data();
+  child.join_count = join_fds.size();
   // Uninitialised on purpose: zeroing 256 KiB on every launch would buy nothing.
   constexpr size_t kProgramStack = 256 * 1024;
   std::unique_ptr<char[]> program_stack(spec.sandbox != nullptr ? new char[kProgramStack]
@@ -186,24 +200,15 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   }
   report_w.reset();
   status_w.reset();
+  join_files.clear();
   if (gated) {
     gate_r.reset();
+    // The child builds its root while we write its id maps.
+    if (auto mapped = write_id_maps(proc->pid(), *spec.sandbox); !mapped) {
+      return std::unexpected(
+          mapped.error().wrap("launching " + spec.exec + ": writing its uid/gid maps"));
+    }
     char go = 1;
-    if (spec.sandbox != nullptr) {
-      // First the id maps: the child builds its root while we place it in its cgroup.
-      if (auto mapped = write_id_maps(proc->pid(), *spec.sandbox); !mapped) {
-        return std::unexpected(
-            mapped.error().wrap("launching " + spec.exec + ": writing its uid/gid maps"));
-      }
-      if (::write(gate_w.get(), &go, 1) != 1) return sys_error("releasing the launch gate");
-    }
-    if (in_v1) {
-      if (auto added = spec.cgroup->add(proc->pid()); !added) {
-        // Dropping proc kills and reaps the child, which never ran the program.
-        return std::unexpected(added.error().wrap("launching " + spec.exec +
-                                                  ": placing it in cgroup " + spec.cgroup->name()));
-      }
-    }
     if (::write(gate_w.get(), &go, 1) != 1) return sys_error("releasing the launch gate");
     gate_w.reset();
   }

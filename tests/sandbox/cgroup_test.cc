@@ -103,6 +103,29 @@ void expect_oom_killed(Cgroup& cg, const std::string& counters_file) {
   EXPECT_THAT(read(counters_file), ::testing::ContainsRegex("oom_kill [1-9]"));
 }
 
+// Delegates to a real cgroup but refuses add(): a launch can then only succeed if the child was
+// cloned straight into the cgroup (CLONE_INTO_CGROUP) or moved itself in (v1 self_join_files).
+class NoAdd final : public Cgroup {
+ public:
+  explicit NoAdd(Cgroup& inner) : inner_(inner) {}
+  const std::string& name() const override { return inner_.name(); }
+  Result<void> add(pid_t) override {
+    return make_error(Code::kInternal, "add() must not be needed on a v2-only cgroup");
+  }
+  Result<std::vector<pid_t>> pids() const override { return inner_.pids(); }
+  Result<void> freeze(bool f) override { return inner_.freeze(f); }
+  Result<void> kill() override { return inner_.kill(); }
+  Result<void> remove(std::chrono::milliseconds w) override { return inner_.remove(w); }
+  int v2_fd() const override { return inner_.v2_fd(); }
+  uint64_t v2_id() const override { return inner_.v2_id(); }
+  bool v2_only() const override { return inner_.v2_only(); }
+  std::string dir(std::string_view c) const override { return inner_.dir(c); }
+  std::vector<std::string> self_join_files() const override { return inner_.self_join_files(); }
+
+ private:
+  Cgroup& inner_;
+};
+
 class CgroupV1 : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -166,6 +189,32 @@ TEST_F(CgroupV1, ProcessesMoveInAndTheKernelAgrees) {
   auto pids = (*cg)->pids();
   ASSERT_TRUE(pids.has_value());
   EXPECT_EQ(*pids, std::vector<pid_t>{g.proc.pid()});
+}
+
+TEST_F(CgroupV1, LauncherChildMovesItselfIn) {
+  auto cg = backend_->create("self", {});
+  ASSERT_TRUE(cg.has_value()) << cg.error().describe();
+  NoAdd strict(**cg);
+  Pipe out = Pipe::make();
+  DirectLauncher launcher;
+  LaunchSpec spec;
+  spec.exec = "/bin/sh";
+  spec.args = {"-c", "cat /proc/self/cgroup; echo; exec sleep 30"};
+  spec.stdout_fd = out.w.get();
+  spec.cgroup = &strict;
+  auto p = launcher.launch(spec);
+  ASSERT_TRUE(p.has_value()) << p.error().describe();
+  out.w.reset();
+  std::string seen = read_until(out.r.get(), "\n\n");
+  for (const char* c : {"memory", "pids", "freezer"}) {
+    EXPECT_THAT(seen, HasSubstr(std::string(":") + c + ":/" + parent_ + "/self\n")) << c;
+  }
+  if (!layout_.unified.empty()) {
+    EXPECT_THAT(seen, HasSubstr("0::/" + parent_ + "/self\n"));
+  }
+  auto pids = (*cg)->pids();
+  ASSERT_TRUE(pids.has_value());
+  EXPECT_THAT(*pids, ::testing::Contains(p->pid()));
 }
 
 TEST_F(CgroupV1, PidsMaxStopsAForkBomb) {
@@ -274,28 +323,6 @@ TEST_F(CgroupV2Node, AddFreezeKillRemove) {
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->code, SIGKILL);
 }
-
-// Delegates to a real cgroup but refuses add(): a launch can then only succeed if the child was
-// cloned straight into the cgroup (CLONE_INTO_CGROUP).
-class NoAdd final : public Cgroup {
- public:
-  explicit NoAdd(Cgroup& inner) : inner_(inner) {}
-  const std::string& name() const override { return inner_.name(); }
-  Result<void> add(pid_t) override {
-    return make_error(Code::kInternal, "add() must not be needed on a v2-only cgroup");
-  }
-  Result<std::vector<pid_t>> pids() const override { return inner_.pids(); }
-  Result<void> freeze(bool f) override { return inner_.freeze(f); }
-  Result<void> kill() override { return inner_.kill(); }
-  Result<void> remove(std::chrono::milliseconds w) override { return inner_.remove(w); }
-  int v2_fd() const override { return inner_.v2_fd(); }
-  uint64_t v2_id() const override { return inner_.v2_id(); }
-  bool v2_only() const override { return inner_.v2_only(); }
-  std::string dir(std::string_view c) const override { return inner_.dir(c); }
-
- private:
-  Cgroup& inner_;
-};
 
 TEST_F(CgroupV2Node, LauncherClonesStraightIntoTheCgroup) {
   auto cg = backend_->create("born", {});
