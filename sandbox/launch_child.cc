@@ -7,10 +7,8 @@
 #include <linux/close_range.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -19,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -142,8 +141,8 @@ void drop_privileges(const ChildArgs& a) {
   const LaunchSpec& spec = *a.spec;
   int report_fd = a.report_fd;
   // Dispositions first, mask last: a signal pending since the fork is delivered only once its
-  // handler is SIG_DFL.
-  default_dispositions(report_fd);
+  // handler is SIG_DFL. A sandbox's init has reset them already, and the program has its copy.
+  if (a.plan == nullptr) default_dispositions(report_fd);
   sigset_t none;
   sigemptyset(&none);
   if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) fail(report_fd, Step::kSignals);
@@ -221,17 +220,6 @@ __attribute__((no_sanitize("address"))) int program_entry(void* arg) {
   exec_program(*static_cast<const ChildArgs*>(arg));
 }
 
-void loopback_up(int report_fd) {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) fail(report_fd, Step::kLoopback);
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, "lo", 3);
-  if (::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) fail(report_fd, Step::kLoopback);
-  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
-  if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) fail(report_fd, Step::kLoopback);
-  ::close(s);
-}
-
 // "/oldroot/proc/self/fd/N" into buf, without allocating.
 const char* fd_path(char (&buf)[48], int fd) {
   static constexpr char kPrefix[] = "/oldroot/proc/self/fd/";
@@ -260,10 +248,19 @@ int write_whole(const char* path, int flags, const std::string& data) {
   return -1;
 }
 
-void run_op(const MountOp& op, int source_fd, int report_fd, int index) {
-  const char* path = op.path.c_str();
+// Binds: in the template, source_fd is an O_PATH fd reached through /oldroot; late, it is a
+// detached copy (open_tree) moved into place. Late paths are relative to the sandbox's root.
+int bind(const MountOp& op, const char* path, int source_fd, unsigned long flags) {
+  if (op.late) {
+    return static_cast<int>(
+        ::syscall(SYS_move_mount, source_fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH));
+  }
   char src_buf[48];
-  const char* src = source_fd >= 0 ? fd_path(src_buf, source_fd) : nullptr;
+  return ::mount(fd_path(src_buf, source_fd), path, nullptr, MS_BIND | flags, nullptr);
+}
+
+void run_op(const MountOp& op, int source_fd, int report_fd, int index) {
+  const char* path = op.path.c_str() + (op.late ? kPlanRoot.size() : 0);
   int rc = 0;
   switch (op.kind) {
     case MountOpKind::kMkdir:
@@ -285,18 +282,18 @@ void run_op(const MountOp& op, int source_fd, int report_fd, int index) {
       rc = write_whole(path, 0, op.data);
       break;
     case MountOpKind::kBindRo:
-      rc = ::mount(src, path, nullptr, MS_BIND | MS_REC, nullptr);
+      rc = bind(op, path, source_fd, MS_REC);
       if (rc == 0) {
         rc = mount_setattr(path, AT_RECURSIVE,
                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
       }
       break;
     case MountOpKind::kBindRw:
-      rc = ::mount(src, path, nullptr, MS_BIND | MS_REC, nullptr);
+      rc = bind(op, path, source_fd, MS_REC);
       if (rc == 0) rc = mount_setattr(path, AT_RECURSIVE, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
       break;
     case MountOpKind::kBindDev:
-      rc = ::mount(src, path, nullptr, MS_BIND, nullptr);
+      rc = bind(op, path, source_fd, 0);
       if (rc == 0) rc = mount_setattr(path, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
       break;
     case MountOpKind::kTmpfs:
@@ -316,9 +313,10 @@ void run_op(const MountOp& op, int source_fd, int report_fd, int index) {
   if (rc != 0) fail(report_fd, Step::kMountOp, index);
 }
 
-// A fresh root: a private staging tmpfs is pivoted to first, with the host's root at /oldroot
-// (so bind sources resolve even where the sandbox will shadow them) and the new root, another
-// tmpfs, at /newroot. After the plan's steps the host is detached and /newroot becomes "/".
+// A template root: a private staging tmpfs is pivoted to first, with the host's root at
+// /oldroot (so bind sources resolve even where the sandbox will shadow them) and the new root,
+// another tmpfs, at /newroot. After the plan's static steps the host is detached and /newroot
+// becomes "/", read-only.
 void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
       ::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") != 0 ||
@@ -328,10 +326,8 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
               "mode=0755,size=1m,nr_inodes=4096") != 0) {
     fail(report_fd, Step::kStaging);
   }
-  int index = 0;
-  for (const auto& op : plan.ops) {
-    run_op(op, bind_fds[index], report_fd, index);
-    ++index;
+  for (size_t i = 0; i < plan.ops.size(); ++i) {
+    if (!plan.ops[i].late) run_op(plan.ops[i], bind_fds[i], report_fd, static_cast<int>(i));
   }
   if (::mount(nullptr, "/oldroot", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
       ::umount2("/oldroot", MNT_DETACH) != 0 || ::chdir("/newroot") != 0 ||
@@ -371,34 +367,52 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
   }
 }
 
+// The plan's late steps, in the sandbox's own copy of its template: the sysctls (which belong to
+// its user namespace, so they wait for it) or everything else.
+void run_late(const SandboxPlan& plan, const int* bind_fds, int report_fd, bool sysctls) {
+  for (size_t i = 0; i < plan.ops.size(); ++i) {
+    const MountOp& op = plan.ops[i];
+    if (op.late && (op.kind == MountOpKind::kSysctl) == sysctls) {
+      run_op(op, bind_fds[i], report_fd, static_cast<int>(i));
+    }
+  }
+}
+
+// The sandbox's init until it starts the program. It was cloned into a new pid namespace only,
+// and does the rest as the host's root, in this order, so that every namespace but the user one
+// belongs to the host (the sandbox can reconfigure none of them): join the template root and
+// copy it, make the per-launch mounts, then a user namespace, whose id maps the parent writes.
 [[noreturn]] void sandbox_main(const ChildArgs& a) {
   const SandboxSpec& s = *a.spec->sandbox;
+  const SandboxPlan& plan = *a.plan;
   int report_fd = a.report_fd;
   default_dispositions(report_fd);  // SIGCHLD back to SIG_DFL so children stay waitable
   if (::setsid() < 0) fail(report_fd, Step::kSetsid);
-  // The namespaces that cost the most to make (a network namespace ~0.5 ms) are made here, while
-  // the parent writes our id maps and places us in our cgroup, rather than in clone3.
-  int more = CLONE_NEWIPC | CLONE_NEWUTS | (s.host_network ? 0 : CLONE_NEWNET);
-  if (::unshare(more) != 0) fail(report_fd, Step::kNamespaces);
-  // Bind sources are opened while our fsuid and groups are still the host's root ones (without
-  // any host capability): a source under a root-only directory stays reachable, and the fds
-  // belong to our own mount namespace, as bind mounts require.
-  for (size_t i = 0; i < a.plan->ops.size(); ++i) {
-    const MountOp& op = a.plan->ops[i];
-    if (!is_bind(op.kind)) continue;
-    a.bind_fds[i] = ::open(op.source.c_str(), O_PATH | O_CLOEXEC);
+  // Late bind sources are cloned while we still see the host's mounts.
+  for (size_t i = 0; i < plan.ops.size(); ++i) {
+    const MountOp& op = plan.ops[i];
+    if (!op.late || !is_bind(op.kind)) continue;
+    unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                     (op.kind == MountOpKind::kBindDev ? 0u : unsigned{AT_RECURSIVE});
+    a.bind_fds[i] = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, op.source.c_str(), flags));
     if (a.bind_fds[i] < 0) fail(report_fd, Step::kMountOp, static_cast<int>(i));
+  }
+  if (a.netns_fd >= 0 && ::setns(a.netns_fd, CLONE_NEWNET) != 0) fail(report_fd, Step::kNetns);
+  if (::setns(a.template_fd, CLONE_NEWNS) != 0 ||
+      ::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) != 0) {
+    fail(report_fd, Step::kEnterRoot);
+  }
+  if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) fail(report_fd, Step::kHostname);
+  run_late(plan, a.bind_fds, report_fd, /*sysctls=*/false);
+  if (::unshare(CLONE_NEWUSER) != 0) fail(report_fd, Step::kUserNs);
+  Report ask{static_cast<int>(Step::kAwaitingIdMaps), 0, 0};
+  if (send_report(report_fd, &ask, sizeof ask, -1) != static_cast<ssize_t>(sizeof ask)) {
+    fail(report_fd, Step::kGate);
   }
   wait_gate(report_fd, a.gate_fd);  // our id maps are written
   // Root of the new user namespace: drop the host's groups.
-  if (set_ids(0, 0, true) != 0) {
-    fail(report_fd, Step::kIds);
-  }
-  if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) fail(report_fd, Step::kHostname);
-  if (!s.host_network) loopback_up(report_fd);
-  build_root(*a.plan, a.bind_fds, report_fd);
-  // Already in the plugin's cgroup (child_main): the cgroup namespace's root is that cgroup.
-  if (::unshare(CLONE_NEWCGROUP) != 0) fail(report_fd, Step::kCgroupNs);
+  if (set_ids(0, 0, true) != 0) fail(report_fd, Step::kIds);
+  run_late(plan, a.bind_fds, report_fd, /*sysctls=*/true);
 
   // vfork-style: the program shares our memory (on its own stack) until it has exec'd, so no
   // page tables are copied, and we resume once it runs.
@@ -462,6 +476,36 @@ std::string rlimit_name(int resource) {
   exec_program(a);
 }
 
+[[noreturn]] void template_main(ChildArgs a) {
+  // Only the report socket and the gate's read end stay: our copy of the gate's write end would
+  // keep the EOF we wait for from ever coming, and nothing else of the parent's belongs here.
+  unsigned lo = static_cast<unsigned>(std::min(a.report_fd, a.gate_fd));
+  unsigned hi = static_cast<unsigned>(std::max(a.report_fd, a.gate_fd));
+  if ((lo > 0 && ::syscall(SYS_close_range, 0u, lo - 1, 0) != 0) ||
+      (hi > lo + 1 && ::syscall(SYS_close_range, lo + 1, hi - 1, 0) != 0) ||
+      ::syscall(SYS_close_range, hi + 1, ~0u, 0) != 0) {
+    fail(a.report_fd, Step::kCloseRange);
+  }
+  // Bind sources are opened here, in our copy of the host's mounts (bind mounts need that).
+  for (size_t i = 0; i < a.plan->ops.size(); ++i) {
+    const MountOp& op = a.plan->ops[i];
+    if (op.late || !is_bind(op.kind)) continue;
+    a.bind_fds[i] = ::open(op.source.c_str(), O_PATH | O_CLOEXEC);
+    if (a.bind_fds[i] < 0) fail(a.report_fd, Step::kMountOp, static_cast<int>(i));
+  }
+  build_root(*a.plan, a.bind_fds, a.report_fd);
+  Report ready{static_cast<int>(Step::kTemplateReady), 0, 0};
+  if (send_report(a.report_fd, &ready, sizeof ready, -1) != static_cast<ssize_t>(sizeof ready)) {
+    ::_exit(127);
+  }
+  char c;
+  ssize_t n;
+  do {
+    n = ::read(a.gate_fd, &c, 1);  // EOF: the parent has what it needs
+  } while (n < 0 && errno == EINTR);
+  ::_exit(0);
+}
+
 std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan* plan,
                       const LandlockPlan* landlock) {
   switch (static_cast<Step>(r.step)) {
@@ -500,8 +544,17 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
       return "switching to its uid/gid inside the user namespace";
     case Step::kCgroupNs:
       return "creating its cgroup namespace";
-    case Step::kNamespaces:
-      return "creating its network, ipc and uts namespaces";
+    case Step::kEnterRoot:
+      return "entering its root (setns into the template, unsharing mount, ipc, uts and cgroup "
+             "namespaces)";
+    case Step::kNetns:
+      return "entering its network namespace";
+    case Step::kUserNs:
+      return "creating its user namespace";
+    case Step::kAwaitingIdMaps:
+      return "waiting for its id maps";
+    case Step::kTemplateReady:
+      return "building its template root";
     case Step::kCgroupJoin: {
       auto files =
           spec.cgroup != nullptr ? spec.cgroup->self_join_files() : std::vector<std::string>();
@@ -513,8 +566,6 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
       return "setting up the sandbox's init (name, capabilities, file descriptors)";
     case Step::kHostname:
       return "setting the hostname";
-    case Step::kLoopback:
-      return "bringing up loopback in its network namespace";
     case Step::kStaging:
       return "preparing the staging root (private mounts, pivot_root)";
     case Step::kMountOp:

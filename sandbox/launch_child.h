@@ -27,7 +27,6 @@ enum class Step : int {
   kIds,       // setgroups/setresgid/setresuid
   kCgroupNs,  // unshare(CLONE_NEWCGROUP)
   kHostname,
-  kLoopback,
   kStaging,  // the private staging root and the first pivot_root
   kMountOp,  // detail: index into SandboxPlan::ops
   kPivot,    // leaving the host's root behind
@@ -38,9 +37,14 @@ enum class Step : int {
   kSecurebits,
   kLandlock,  // detail: rule index, -1 for the ruleset
   kSeccompHandoff,
-  kNamespaces,  // unshare of net, ipc, uts
   kInit,        // the init's own setup once the program runs (name, caps, fds)
   kCgroupJoin,  // detail: index into Cgroup::self_join_files
+  kEnterRoot,   // setns into the template root and unsharing a copy of it
+  kNetns,       // setns into the network namespace from the pool
+  kUserNs,      // unshare(CLONE_NEWUSER)
+  // Not failures: a sandbox's child asks for its id maps (err 0); a template is ready.
+  kAwaitingIdMaps = 100,
+  kTemplateReady,
 };
 
 struct Report {
@@ -61,6 +65,8 @@ struct ChildArgs {
   int* bind_fds = nullptr;        // one slot per plan op, for the O_PATH fds of bind sources
   const int* join_fds = nullptr;  // Cgroup::self_join_files, opened by the parent
   size_t join_count = 0;
+  int template_fd = -1;  // sandbox: the nsfs fd of its plan's template root (root_template.h)
+  int netns_fd = -1;     // sandbox without host network: a fresh netns from the pool
   int cap_last_cap = 40;
   char* program_stack = nullptr;  // sandbox: the stack the init vforks the program onto
   size_t program_stack_size = 0;
@@ -68,6 +74,10 @@ struct ChildArgs {
 
 // Entry point in the clone3 child. Never returns.
 [[noreturn]] void child_main(ChildArgs a);
+
+// Entry point of a child cloned with CLONE_NEWNS that builds the static steps of a.plan into
+// its mount namespace, reports kTemplateReady and exits once the parent closes the gate.
+[[noreturn]] void template_main(ChildArgs a);
 
 [[nodiscard]] std::string step_name(const Report& r, const LaunchSpec& spec,
                                     const SandboxPlan* plan, const LandlockPlan* landlock);

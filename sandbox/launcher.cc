@@ -74,19 +74,34 @@ Result<void> write_id_maps(pid_t pid, const SandboxSpec& s) {
 
 }  // namespace
 
+NetnsPool& DirectLauncher::netns_pool() {
+  std::call_once(netns_once_, [this] { netns_ = std::make_unique<NetnsPool>(); });
+  return *netns_;
+}
+
 Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   if (auto ok = validate(spec); !ok) return std::unexpected(ok.error().wrap("launching"));
 
-  std::optional<SandboxPlan> plan;
-  std::optional<LandlockPlan> landlock;
+  std::shared_ptr<const PreparedSandbox> prepared;
+  const SandboxPlan* plan = nullptr;
+  const LandlockPlan* landlock = nullptr;
   std::vector<int> bind_fds;  // the child's own: it fills this copy without allocating
+  std::shared_ptr<const UniqueFd> root_template;
+  UniqueFd netns;
   if (spec.sandbox != nullptr) {
-    auto p = plan_sandbox(*spec.sandbox, spec.exec);
+    auto p = plans_.get(*spec.sandbox, spec.exec);
     if (!p) return std::unexpected(p.error().wrap("launching " + spec.exec));
-    plan = std::move(*p);
+    prepared = std::move(*p);
+    plan = &prepared->plan;
+    landlock = prepared->landlock ? &*prepared->landlock : nullptr;
     bind_fds.assign(plan->ops.size(), -1);
-    if (spec.sandbox->landlock && landlock_abi() > 0) {
-      landlock = plan_landlock(plan->rules, landlock_abi());
+    auto t = templates_.get(*plan);
+    if (!t) return std::unexpected(t.error().wrap("launching " + spec.exec));
+    root_template = std::move(*t);
+    if (!spec.sandbox->host_network) {
+      auto ns = netns_pool().take();
+      if (!ns) return std::unexpected(ns.error().wrap("launching " + spec.exec));
+      netns = std::move(*ns);
     }
   }
 
@@ -149,11 +164,8 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<uint64_t>(spec.cgroup->v2_fd());
   }
-  if (spec.sandbox != nullptr) {
-    // The child makes its net, ipc and uts namespaces itself while we write its id maps, and
-    // its cgroup namespace once it is in its cgroup (see sandbox_main).
-    args.flags |= CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS;
-  }
+  // A sandbox's child makes (or enters) its other namespaces itself: see sandbox_main.
+  if (spec.sandbox != nullptr) args.flags |= CLONE_NEWPID;
   detail::ChildArgs child;
   child.spec = &spec;
   child.argv = argv.data();
@@ -161,11 +173,13 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   child.report_fd = report_w.get();
   child.gate_fd = gate_r.get();
   child.status_fd = status_w.get();
-  child.plan = plan ? &*plan : nullptr;
-  child.landlock = landlock ? &*landlock : nullptr;
+  child.plan = plan;
+  child.landlock = landlock;
   child.bind_fds = bind_fds.data();
   child.join_fds = join_fds.data();
   child.join_count = join_fds.size();
+  child.template_fd = root_template ? root_template->get() : -1;
+  child.netns_fd = netns.get();
   // Uninitialised on purpose: zeroing 256 KiB on every launch would buy nothing.
   constexpr size_t kProgramStack = 256 * 1024;
   std::unique_ptr<char[]> program_stack(spec.sandbox != nullptr ? new char[kProgramStack]
@@ -201,17 +215,11 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   report_w.reset();
   status_w.reset();
   join_files.clear();
-  if (gated) {
-    gate_r.reset();
-    // The child builds its root while we write its id maps.
-    if (auto mapped = write_id_maps(proc->pid(), *spec.sandbox); !mapped) {
-      return std::unexpected(
-          mapped.error().wrap("launching " + spec.exec + ": writing its uid/gid maps"));
-    }
-    char go = 1;
-    if (::write(gate_w.get(), &go, 1) != 1) return sys_error("releasing the launch gate");
-    gate_w.reset();
-  }
+  netns.reset();
+  gate_r.reset();
+
+  // Reports: the child's failure, a sandbox asking for its id maps, the seccomp listener; EOF
+  // (every copy of the socket closed at exec) means the program runs.
   Report r{};
   ssize_t n;
   for (;;) {
@@ -230,6 +238,17 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
       std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
       proc->set_seccomp_listener(UniqueFd(fd));
       continue;  // the handoff; EOF or a failure report follows
+    }
+    if (gated && n == static_cast<ssize_t>(sizeof r) &&
+        r.step == static_cast<int>(detail::Step::kAwaitingIdMaps)) {
+      if (auto mapped = write_id_maps(proc->pid(), *spec.sandbox); !mapped) {
+        return std::unexpected(
+            mapped.error().wrap("launching " + spec.exec + ": writing its uid/gid maps"));
+      }
+      char go = 1;
+      if (::write(gate_w.get(), &go, 1) != 1) return sys_error("releasing the launch gate");
+      gate_w.reset();
+      continue;
     }
     break;
   }
@@ -256,9 +275,7 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   // The child has reported and is exiting with 127: its status adds nothing to the report.
   proc.reset();  // kills (a no-op for an exiting child) and reaps it
   return sys_error(
-      "launching " + spec.exec + ": " +
-          detail::step_name(r, spec, plan ? &*plan : nullptr, landlock ? &*landlock : nullptr) +
-          " failed",
+      "launching " + spec.exec + ": " + detail::step_name(r, spec, plan, landlock) + " failed",
       r.err);
 }
 

@@ -6,13 +6,18 @@
 #include <linux/filter.h>
 #include <sys/resource.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/error.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/netns_pool.h"
+#include "sandbox/plan_cache.h"
 #include "sandbox/process.h"
+#include "sandbox/root_template.h"
 #include "sandbox/sandbox_spec.h"
 
 namespace corral::sandbox {
@@ -60,10 +65,23 @@ class Launcher {
   [[nodiscard]] virtual std::string_view name() const = 0;
 };
 
+// Sandboxes get their plan from a cache (plan_cache.h), their root from a cache of template
+// roots (root_template.h) and their network namespace from a pool kept by a thread started at
+// the first sandbox that needs one.
 class DirectLauncher final : public Launcher {
  public:
   [[nodiscard]] Result<Process> launch(const LaunchSpec& spec) override;
   [[nodiscard]] std::string_view name() const override { return "direct"; }
+  [[nodiscard]] RootTemplates& templates() { return templates_; }
+  [[nodiscard]] PlanCache& plans() { return plans_; }
+
+ private:
+  NetnsPool& netns_pool();
+
+  PlanCache plans_;
+  RootTemplates templates_;
+  std::once_flag netns_once_;
+  std::unique_ptr<NetnsPool> netns_;
 };
 
 }  // namespace corral::sandbox

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <set>
@@ -13,7 +14,7 @@ namespace corral::sandbox {
 
 namespace {
 
-constexpr const char* kNew = "/newroot";
+constexpr const char* kNew = kPlanRoot.data();
 constexpr const char* kOld = "/oldroot";
 
 // "/a//b/./c/" -> "/a/b/c"; ".." is refused (returns empty) so a target can never climb out.
@@ -231,6 +232,25 @@ std::string MountOp::describe() const {
   return "mount step";
 }
 
+// New instances and sysctls are per launch, and so is everything placed inside a per-launch
+// mount (a bind under /tmp needs its mount point in that launch's /tmp).
+void mark_late(SandboxPlan& plan) {
+  std::vector<std::string> late_mounts;
+  for (auto& op : plan.ops) {
+    bool inside = std::any_of(late_mounts.begin(), late_mounts.end(),
+                              [&](const std::string& m) { return under(op.path, m); });
+    bool fresh = op.kind == MountOpKind::kProc || op.kind == MountOpKind::kDevpts ||
+                 op.kind == MountOpKind::kAttach || op.kind == MountOpKind::kSysctl ||
+                 (op.kind == MountOpKind::kTmpfs && op.path != std::string(kNew) + "/dev");
+    op.late = fresh || inside;
+    if (op.late && op.kind != MountOpKind::kMkdir && op.kind != MountOpKind::kTouch &&
+        op.kind != MountOpKind::kSymlink && op.kind != MountOpKind::kWriteFile &&
+        op.kind != MountOpKind::kSysctl) {
+      late_mounts.push_back(op.path);
+    }
+  }
+}
+
 Result<SandboxPlan> plan_sandbox(const SandboxSpec& spec, const std::string& exec) {
   SandboxPlan plan;
   Planner p(plan);
@@ -327,6 +347,7 @@ Result<SandboxPlan> plan_sandbox(const SandboxSpec& spec, const std::string& exe
     bool shown = p.visible(*real) && (exec_in == *real || p.through_link(exec_in));
     if (!shown) p.mount(MountOpKind::kBindRo, exec_in, *real, {}, false);
   }
+  mark_late(plan);
   return plan;
 }
 

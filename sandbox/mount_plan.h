@@ -1,10 +1,12 @@
 // The filesystem of a sandbox as a list of steps, computed in the supervisor from a SandboxSpec
-// (host paths resolved, every string built) so that the child only runs syscalls. The steps run
-// with the host's root at /oldroot and the sandbox's future root (a tmpfs) at /newroot.
+// (host paths resolved, every string built) so that the child only runs syscalls. Most steps
+// build a template root once (host's root at /oldroot, the future root, a tmpfs, at /newroot);
+// the `late` ones run in every sandbox's own copy of it (its /proc, /tmp, devpts, state volume).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -33,9 +35,13 @@ struct MountOp {
   // Binds: the host path, resolved (no symlinks); the child opens it O_PATH before it takes its
   // ids inside the user namespace, while its fsuid is still the host's 0. Symlinks: the target.
   std::string source;
-  std::string data;                            // tmpfs options, file content
-  unsigned long flags = 0;                     // MS_* for tmpfs mounts
-  int fd = -1;                                 // kAttach
+  std::string data;         // tmpfs options, file content
+  unsigned long flags = 0;  // MS_* for tmpfs mounts
+  int fd = -1;              // kAttach
+  // Per launch, in the sandbox's copy of the template (path then relative to kPlanRoot): new
+  // instances (proc, devpts, /tmp), the state volume, sysctls of its user namespace, and
+  // anything placed inside one of those.
+  bool late = false;
   [[nodiscard]] std::string describe() const;  // "bind /usr read-only", for launch errors
 };
 
@@ -47,6 +53,8 @@ struct PathRule {
   PathAccess access;
   bool directory = true;
 };
+
+inline constexpr std::string_view kPlanRoot = "/newroot";
 
 struct SandboxPlan {
   std::vector<MountOp> ops;
