@@ -48,6 +48,7 @@ struct Corral {
   std::vector<sock_filter> filter;
   SandboxSpec box;
   CgroupLimits limits;
+  CgroupLimits with_cpu;
   DirectLauncher launcher;
 
   Corral() {
@@ -65,17 +66,19 @@ struct Corral {
     box.host_id_base = 0x7B000000;
     limits.memory_max = 256ull << 20;
     limits.pids_max = 64;
+    with_cpu = limits;
+    with_cpu.cpu_max = CpuMax{50000, 100000};  // half a CPU: the cpu hierarchy joins in too
   }
   ~Corral() { (void)cgroups->remove_parent(); }
 
   struct Times {
     double cgroup, exec, exit;  // µs from the request: cgroup made, program exec'd, all gone
   };
-  // with_cgroup false: the same sandbox without a cgroup, to show what placing it costs.
-  Times once(const std::string& name, bool with_cgroup = true) {
+  // l null: the same sandbox without a cgroup, to show what placing it costs.
+  Times once(const std::string& name, const CgroupLimits* l) {
     auto t0 = std::chrono::steady_clock::now();
     Result<std::unique_ptr<Cgroup>> cg = std::unique_ptr<Cgroup>();
-    if (with_cgroup) cg = cgroups->create(name, limits);
+    if (l != nullptr) cg = cgroups->create(name, *l);
     if (!cg) die(cg.error().describe());
     auto tc = std::chrono::steady_clock::now();
     LaunchSpec spec;
@@ -108,8 +111,8 @@ int main(int argc, char** argv) {
   bool have_bwrap = ::access("/usr/bin/bwrap", X_OK) == 0;
 
   Corral corral;
-  std::vector<double> to_cgroup, to_exec, launch_only, to_exit, bare_exec, bare_exit, bwrap,
-      unshare;
+  std::vector<double> to_cgroup, to_exec, launch_only, to_exit, cpu_exec, bare_exec, bare_exit,
+      bwrap, unshare;
   std::vector<const char*> bwrap_argv = {"/usr/bin/bwrap", "--unshare-all", "--die-with-parent",
                                          "--ro-bind",      "/usr",          "/usr",
                                          "--symlink",      "usr/bin",       "/bin",
@@ -120,12 +123,13 @@ int main(int argc, char** argv) {
                                          "--cap-drop",     "ALL",           "/bin/true"};
   for (int i = 0; i < n; ++i) {
     // Interleaved so drift on the machine hits every contender alike.
-    auto t = corral.once("run-" + std::to_string(i));
+    auto t = corral.once("run-" + std::to_string(i), &corral.limits);
     to_cgroup.push_back(t.cgroup);
     to_exec.push_back(t.exec);
     launch_only.push_back(t.exec - t.cgroup);
     to_exit.push_back(t.exit);
-    auto b = corral.once("bare", false);
+    cpu_exec.push_back(corral.once("cpu-" + std::to_string(i), &corral.with_cpu).exec);
+    auto b = corral.once("bare", nullptr);
     bare_exec.push_back(b.exec);
     bare_exit.push_back(b.exit);
     if (have_bwrap) bwrap.push_back(bench::time_us([&] { run_peer(bwrap_argv); }));
@@ -138,6 +142,7 @@ int main(int argc, char** argv) {
   bench::report("corral: launch into the cgroup -> exec", launch_only);
   bench::report("corral: request -> exec", to_exec);
   bench::report("corral: request -> exit (cgroup removed)", to_exit);
+  bench::report("corral, cpu.max as well: request -> exec", cpu_exec);
   bench::report("corral without a cgroup: request -> exec", bare_exec);
   bench::report("corral without a cgroup: request -> exit", bare_exit);
   if (have_bwrap) {
@@ -155,7 +160,7 @@ int main(int argc, char** argv) {
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (long i = 0; !stop.load(); ++i) {
-        (void)corral.once("tp-" + std::to_string(t) + "-" + std::to_string(i));
+        (void)corral.once("tp-" + std::to_string(t) + "-" + std::to_string(i), &corral.limits);
         done.fetch_add(1);
       }
     });

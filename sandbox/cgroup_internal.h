@@ -19,6 +19,8 @@ struct V2Node {
   // mkdir + open; fails with kAlreadyExists if the directory is there already.
   [[nodiscard]] static Result<V2Node> make(const std::string& dir);
   [[nodiscard]] Result<void> kill() const;
+  // cgroup.freeze, then waits for cgroup.events to agree (no controller needed: core cgroup2).
+  [[nodiscard]] Result<void> freeze(bool frozen) const;
   [[nodiscard]] Result<void> remove();
 };
 

@@ -1,6 +1,7 @@
-// The cgroup v1 / hybrid backend: one directory per controller hierarchy (memory, cpu, cpuacct,
-// pids, freezer) under <mount>/<parent>/<name>, and on hybrid hosts a cgroup2 node as well, which
-// gives the plugin a cgroup id for BPF attribution and a cgroup.kill that reaches every process.
+// The cgroup v1 / hybrid backend: one directory per controller hierarchy it needs (memory, cpu,
+// cpuacct, pids, freezer; see wanted()) under <mount>/<parent>/<name>, and on hybrid hosts a
+// cgroup2 node as well, which gives the plugin a cgroup id for BPF attribution, CPU accounting,
+// freezing and a cgroup.kill that reaches every process.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,7 @@ class V1Cgroup final : public Cgroup {
 
   Result<void> freeze(bool frozen) override {
     std::string f = dir("freezer");
+    if (f.empty() && v2_) return v2_->freeze(frozen);
     if (f.empty()) return make_error(Code::kFailedPrecondition, "no freezer controller mounted");
     if (auto r = write_file(f + "/freezer.state", frozen ? "FROZEN" : "THAWED"); !r) return r;
     return internal::wait_for_line(f + "/freezer.state", frozen ? "FROZEN" : "THAWED",
@@ -190,7 +192,7 @@ class V1Backend final : public CgroupBackend {
     auto cg = std::make_unique<V1Cgroup>(name);  // removes what exists if a step fails
     for (const char* ctrl : kControllers) {
       auto it = layout_.v1.find(ctrl);
-      if (it == layout_.v1.end()) continue;
+      if (it == layout_.v1.end() || !wanted(ctrl, limits)) continue;
       std::string base = it->second + "/" + parent_;
       if (auto r = make_dirs(base); !r) return std::unexpected(r.error());
       std::string dir = base + "/" + name;
@@ -230,6 +232,17 @@ class V1Backend final : public CgroupBackend {
   }
 
  private:
+  // Only the hierarchies a cgroup needs: every one a process joins costs the launch a css_set
+  // and the controller's attach work (the cpu controller alone ~150 us here). memory always
+  // (usage, OOM kills); on hybrid hosts the cgroup2 node already gives freezing, killing and CPU
+  // accounting (cpu.stat), so cpu/cpuacct and pids only when a limit needs them, no freezer.
+  [[nodiscard]] bool wanted(std::string_view ctrl, const CgroupLimits& l) const {
+    if (ctrl == "memory" || layout_.unified.empty()) return true;
+    if (ctrl == "cpu" || ctrl == "cpuacct") return l.cpu_max || l.cpu_weight;
+    if (ctrl == "pids") return l.pids_max.has_value();
+    return false;  // freezer
+  }
+
   CgroupLayout layout_;
   std::string parent_;
 };

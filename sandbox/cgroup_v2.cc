@@ -79,6 +79,12 @@ Result<void> V2Node::kill() const {
   return write_file(dir + "/cgroup.freeze", "0");
 }
 
+Result<void> V2Node::freeze(bool frozen) const {
+  if (auto r = write_file(dir + "/cgroup.freeze", frozen ? "1" : "0"); !r) return r;
+  return wait_for_line(dir + "/cgroup.events", frozen ? "frozen 1" : "frozen 0",
+                       std::chrono::seconds(2));
+}
+
 Result<void> V2Node::remove() {
   if (dir.empty()) return {};
   fd.reset();
@@ -123,11 +129,7 @@ class V2Cgroup final : public Cgroup {
     if (!text) return std::unexpected(text.error());
     return parse_pids(*text);
   }
-  Result<void> freeze(bool frozen) override {
-    if (auto r = write_file(node_.dir + "/cgroup.freeze", frozen ? "1" : "0"); !r) return r;
-    return internal::wait_for_line(node_.dir + "/cgroup.events", frozen ? "frozen 1" : "frozen 0",
-                                   std::chrono::seconds(2));
-  }
+  Result<void> freeze(bool frozen) override { return node_.freeze(frozen); }
   Result<void> kill() override { return node_.kill(); }
   Result<void> remove(std::chrono::milliseconds wait) override {
     if (node_.dir.empty()) return {};
