@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,10 @@ class Cgroup {
   // threadgroup lock that moving another pid takes (its RCU grace period cost ~1.5 ms at p50 and
   // ~10 ms at p90 per launch on this VM).
   [[nodiscard]] virtual std::vector<std::string> self_join_files() const = 0;
+  // What CgroupBackend::create_deferred left for later: the remaining directories and the
+  // limits. Idempotent; after a failure the cgroup is incomplete and should be removed.
+  [[nodiscard]] virtual Result<void> finish() = 0;
+  [[nodiscard]] virtual bool finished() const = 0;
   // The directory holding a controller's files ("memory", "pids", ...; "" for the v2 node).
   [[nodiscard]] virtual std::string dir(std::string_view controller) const = 0;
 };
@@ -67,8 +72,18 @@ class CgroupBackend {
  public:
   virtual ~CgroupBackend() = default;
   [[nodiscard]] virtual std::string_view kind() const = 0;
-  [[nodiscard]] virtual Result<std::unique_ptr<Cgroup>> create(const std::string& name,
-                                                               const CgroupLimits& limits) = 0;
+  // Only what a child must be cloned into (the cgroup2 node; nothing on a pure v1 host), so that
+  // a launcher can finish() the rest while the child sets itself up. Limits are checked here.
+  [[nodiscard]] virtual Result<std::unique_ptr<Cgroup>> create_deferred(
+      const std::string& name, const CgroupLimits& limits) = 0;
+  // Everything at once.
+  [[nodiscard]] Result<std::unique_ptr<Cgroup>> create(const std::string& name,
+                                                       const CgroupLimits& limits) {
+    auto cg = create_deferred(name, limits);
+    if (!cg) return cg;
+    if (auto done = (*cg)->finish(); !done) return std::unexpected(done.error());
+    return cg;
+  }
   // Removes the backend's parent directories once no cgroup is left under them.
   [[nodiscard]] virtual Result<void> remove_parent() = 0;
 };

@@ -39,6 +39,14 @@ class V1Cgroup final : public Cgroup {
     return {};
   }
   void set_v2(V2Node node) { v2_ = std::move(node); }
+  void defer(std::function<Result<void>(V1Cgroup&)> rest) { pending_ = std::move(rest); }
+  Result<void> finish() override {
+    if (!pending_) return {};
+    auto rest = std::move(pending_);
+    pending_ = nullptr;
+    return rest(*this);
+  }
+  bool finished() const override { return !pending_; }
   [[nodiscard]] bool has_dir(const std::string& d) const {
     return std::any_of(dirs_.begin(), dirs_.end(), [&](const auto& e) { return e.second == d; });
   }
@@ -130,6 +138,7 @@ class V1Cgroup final : public Cgroup {
   std::vector<std::pair<std::string, std::string>> dirs_;     // made by us: removed on exit
   std::vector<std::pair<std::string, std::string>> aliases_;  // co-mounted: same directory
   std::optional<V2Node> v2_;
+  std::function<Result<void>(V1Cgroup&)> pending_;  // create_deferred's second half
 };
 
 struct V1Knob {
@@ -178,8 +187,8 @@ class V1Backend final : public CgroupBackend {
     return layout_.unified.empty() ? "cgroup v1" : "cgroup v1 + cgroup2 (hybrid)";
   }
 
-  Result<std::unique_ptr<Cgroup>> create(const std::string& name,
-                                         const CgroupLimits& limits) override {
+  Result<std::unique_ptr<Cgroup>> create_deferred(const std::string& name,
+                                                  const CgroupLimits& limits) override {
     auto knobs = v1_knobs(limits);
     if (!knobs) return std::unexpected(knobs.error());
     for (const auto& k : *knobs) {
@@ -190,18 +199,6 @@ class V1Backend final : public CgroupBackend {
       }
     }
     auto cg = std::make_unique<V1Cgroup>(name);  // removes what exists if a step fails
-    for (const char* ctrl : kControllers) {
-      auto it = layout_.v1.find(ctrl);
-      if (it == layout_.v1.end() || !wanted(ctrl, limits)) continue;
-      std::string base = it->second + "/" + parent_;
-      if (auto r = make_dirs(base); !r) return std::unexpected(r.error());
-      std::string dir = base + "/" + name;
-      if (cg->has_dir(dir)) {
-        cg->alias(ctrl, dir);  // co-mounted with a controller already handled (cpu,cpuacct)
-        continue;
-      }
-      if (auto r = cg->make_dir(ctrl, dir); !r) return std::unexpected(r.error());
-    }
     if (!layout_.unified.empty()) {
       std::string base = layout_.unified + "/" + parent_;
       if (auto r = make_dirs(base); !r) return std::unexpected(r.error());
@@ -209,11 +206,32 @@ class V1Backend final : public CgroupBackend {
       if (!node) return std::unexpected(node.error());
       cg->set_v2(std::move(*node));
     }
-    for (const auto& k : *knobs) {
-      if (auto r = write_file(cg->dir(k.controller) + "/" + k.file, k.value); !r) {
-        return std::unexpected(r.error().wrap("setting " + k.file + " of cgroup " + name));
+    // The v1 hierarchies: mount points and names are copied, so the cgroup may outlive us.
+    std::vector<std::pair<std::string, std::string>> hierarchies;  // controller, its base
+    for (const char* ctrl : kControllers) {
+      auto it = layout_.v1.find(ctrl);
+      if (it != layout_.v1.end() && wanted(ctrl, limits)) {
+        hierarchies.emplace_back(ctrl, it->second + "/" + parent_);
       }
     }
+    cg->defer([name, hierarchies = std::move(hierarchies),
+               knobs = std::move(*knobs)](V1Cgroup& c) -> Result<void> {
+      for (const auto& [ctrl, base] : hierarchies) {
+        if (auto r = make_dirs(base); !r) return r;
+        std::string dir = base + "/" + name;
+        if (c.has_dir(dir)) {
+          c.alias(ctrl, dir);  // co-mounted with a controller already handled (cpu,cpuacct)
+          continue;
+        }
+        if (auto r = c.make_dir(ctrl, dir); !r) return r;
+      }
+      for (const auto& k : knobs) {
+        if (auto r = write_file(c.dir(k.controller) + "/" + k.file, k.value); !r) {
+          return std::unexpected(r.error().wrap("setting " + k.file + " of cgroup " + name));
+        }
+      }
+      return {};
+    });
     return std::unique_ptr<Cgroup>(std::move(cg));
   }
 

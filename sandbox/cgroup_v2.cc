@@ -142,10 +142,25 @@ class V2Cgroup final : public Cgroup {
   bool v2_only() const override { return true; }
   std::string dir(std::string_view) const override { return node_.dir; }
   std::vector<std::string> self_join_files() const override { return {}; }
+  void defer(std::vector<std::pair<std::string, std::string>> knobs) {
+    pending_ = std::move(knobs);
+  }
+  Result<void> finish() override {
+    auto knobs = std::move(pending_);
+    pending_.clear();
+    for (const auto& [file, value] : knobs) {
+      if (auto r = write_file(node_.dir + "/" + file, value); !r) {
+        return std::unexpected(r.error().wrap("setting " + file + " of cgroup " + name_));
+      }
+    }
+    return {};
+  }
+  bool finished() const override { return pending_.empty(); }
 
  private:
   std::string name_;
   V2Node node_;
+  std::vector<std::pair<std::string, std::string>> pending_;  // limits not written yet
 };
 
 struct V2Knob {
@@ -174,19 +189,17 @@ class V2Backend final : public CgroupBackend {
   explicit V2Backend(std::string parent) : parent_(std::move(parent)) {}
   std::string_view kind() const override { return "cgroup v2"; }
 
-  Result<std::unique_ptr<Cgroup>> create(const std::string& name,
-                                         const CgroupLimits& limits) override {
+  Result<std::unique_ptr<Cgroup>> create_deferred(const std::string& name,
+                                                  const CgroupLimits& limits) override {
     if (auto r = make_dirs(parent_); !r) return std::unexpected(r.error());
     auto knobs = v2_knobs(limits);
     if (auto r = enable_controllers(knobs); !r) return std::unexpected(r.error());
     auto node = V2Node::make(parent_ + "/" + name);
     if (!node) return std::unexpected(node.error());
     auto cg = std::make_unique<V2Cgroup>(name, std::move(*node));  // removes itself on failure
-    for (const auto& k : knobs) {
-      if (auto r = write_file(cg->dir("") + "/" + k.file, k.value); !r) {
-        return std::unexpected(r.error().wrap("setting " + k.file + " of cgroup " + name));
-      }
-    }
+    std::vector<std::pair<std::string, std::string>> pending;
+    for (auto& k : knobs) pending.emplace_back(std::move(k.file), std::move(k.value));
+    cg->defer(std::move(pending));
     return std::unique_ptr<Cgroup>(std::move(cg));
   }
 

@@ -77,19 +77,40 @@ void default_dispositions(int report_fd) {
   }
 }
 
-// A sandbox's child waits for one byte from the parent: its id maps are written. EOF means the
+// A sandbox's child waits for one byte from the parent on the report socket: its id maps are
+// written. With it come the cgroup files to join (into fds; returns how many). EOF means the
 // parent gave up on it.
-void wait_gate(int report_fd, int gate_fd) {
+size_t wait_gate(int report_fd, int (&fds)[kMaxJoinFds]) {
   char go = 0;
+  iovec iov{&go, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxJoinFds)] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
   ssize_t n;
   do {
-    n = ::read(gate_fd, &go, 1);
+    n = ::recvmsg(report_fd, &msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n != 1) {
     errno = n == 0 ? ECANCELED : errno;
     fail(report_fd, Step::kGate);
   }
-  (void)::close(gate_fd);  // close-on-exec anyway; nothing is lost if this fails
+  size_t count = 0;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (c != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+    count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    std::memcpy(fds, CMSG_DATA(c), count * sizeof(int));
+  }
+  return count;
+}
+
+// Writes "0" to each cgroup file: this process moves itself in (see Cgroup::self_join_files).
+void join_cgroups(int report_fd, const int* fds, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (::write(fds[i], "0", 1) != 1) fail(report_fd, Step::kCgroupJoin, static_cast<int>(i));
+  }
 }
 
 // Raw syscalls, not glibc's wrappers: those broadcast the change to every thread glibc believes
@@ -378,10 +399,12 @@ void run_late(const SandboxPlan& plan, const int* bind_fds, int report_fd, bool 
   }
 }
 
-// The sandbox's init until it starts the program. It was cloned into a new pid namespace only,
-// and does the rest as the host's root, in this order, so that every namespace but the user one
-// belongs to the host (the sandbox can reconfigure none of them): join the template root and
-// copy it, make the per-launch mounts, then a user namespace, whose id maps the parent writes.
+// The sandbox's init until it starts the program. It was cloned into a new pid namespace only
+// (and on cgroup2, into its cgroup), and does the rest as the host's root, in this order, so
+// that every namespace but the user and cgroup ones belongs to the host (the sandbox can
+// reconfigure none of them): join the template root and copy it, make the per-launch mounts,
+// then a user namespace, whose id maps the parent writes while it finishes the cgroup; at that
+// gate come the v1 cgroup files to join, and then the cgroup namespace.
 [[noreturn]] void sandbox_main(const ChildArgs& a) {
   const SandboxSpec& s = *a.spec->sandbox;
   const SandboxPlan& plan = *a.plan;
@@ -399,7 +422,7 @@ void run_late(const SandboxPlan& plan, const int* bind_fds, int report_fd, bool 
   }
   if (a.netns_fd >= 0 && ::setns(a.netns_fd, CLONE_NEWNET) != 0) fail(report_fd, Step::kNetns);
   if (::setns(a.template_fd, CLONE_NEWNS) != 0 ||
-      ::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) != 0) {
+      ::unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) != 0) {
     fail(report_fd, Step::kEnterRoot);
   }
   if (::sethostname(s.hostname.data(), s.hostname.size()) != 0) fail(report_fd, Step::kHostname);
@@ -409,7 +432,12 @@ void run_late(const SandboxPlan& plan, const int* bind_fds, int report_fd, bool 
   if (send_report(report_fd, &ask, sizeof ask, -1) != static_cast<ssize_t>(sizeof ask)) {
     fail(report_fd, Step::kGate);
   }
-  wait_gate(report_fd, a.gate_fd);  // our id maps are written
+  int join[kMaxJoinFds];
+  size_t joins = wait_gate(report_fd, join);  // our id maps are written
+  // Into the plugin's cgroups before anything forks, and a cgroup namespace rooted there.
+  join_cgroups(report_fd, join, joins);
+  for (size_t i = 0; i < joins; ++i) (void)::close(join[i]);  // close-on-exec anyway
+  if (::unshare(CLONE_NEWCGROUP) != 0) fail(report_fd, Step::kCgroupNs);
   // Root of the new user namespace: drop the host's groups.
   if (set_ids(0, 0, true) != 0) fail(report_fd, Step::kIds);
   run_late(plan, a.bind_fds, report_fd, /*sysctls=*/true);
@@ -466,12 +494,8 @@ std::string rlimit_name(int resource) {
     if (moved < 0) fail(a.report_fd, Step::kReportFd);
     a.report_fd = moved;
   }
-  // Into the plugin's v1 cgroups first, before anything is allocated or forked on its behalf.
-  for (size_t i = 0; i < a.join_count; ++i) {
-    if (::write(a.join_fds[i], "0", 1) != 1) {
-      fail(a.report_fd, Step::kCgroupJoin, static_cast<int>(i));
-    }
-  }
+  // Not sandboxed: into the plugin's v1 cgroups first, before anything is allocated or forked.
+  join_cgroups(a.report_fd, a.join_fds, a.join_count);
   if (a.plan != nullptr) sandbox_main(a);  // waits at the gate itself
   exec_program(a);
 }
@@ -545,7 +569,7 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
     case Step::kCgroupNs:
       return "creating its cgroup namespace";
     case Step::kEnterRoot:
-      return "entering its root (setns into the template, unsharing mount, ipc, uts and cgroup "
+      return "entering its root (setns into the template, unsharing mount, ipc and uts "
              "namespaces)";
     case Step::kNetns:
       return "entering its network namespace";

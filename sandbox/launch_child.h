@@ -53,17 +53,21 @@ struct Report {
   int detail;
 };
 
+// At most this many cgroup files come with the gate (v1 hierarchies: memory, cpu, pids, ...).
+inline constexpr size_t kMaxJoinFds = 8;
+
 struct ChildArgs {
   const LaunchSpec* spec = nullptr;
   char* const* argv = nullptr;
   char* const* envp = nullptr;
   int report_fd = -1;
-  int gate_fd = -1;    // -1: no gate
+  int gate_fd = -1;    // template builder only: EOF when the parent is done with it
   int status_fd = -1;  // sandbox only: the init writes the program's wait status here
   const SandboxPlan* plan = nullptr;  // set: run as a sandbox (init + program)
   const LandlockPlan* landlock = nullptr;
-  int* bind_fds = nullptr;        // one slot per plan op, for the O_PATH fds of bind sources
-  const int* join_fds = nullptr;  // Cgroup::self_join_files, opened by the parent
+  int* bind_fds = nullptr;  // one slot per plan op, for the O_PATH fds of bind sources
+  // Not sandboxed: Cgroup::self_join_files, opened by the parent (a sandbox gets them at the gate).
+  const int* join_fds = nullptr;
   size_t join_count = 0;
   int template_fd = -1;  // sandbox: the nsfs fd of its plan's template root (root_template.h)
   int netns_fd = -1;     // sandbox without host network: a fresh netns from the pool

@@ -72,6 +72,27 @@ Result<void> write_id_maps(pid_t pid, const SandboxSpec& s) {
   return write_file(base + "/gid_map", map);
 }
 
+// One byte, with the fds of the cgroup files the child joins through: its id maps are written.
+Result<void> release_gate(int report_fd, const std::vector<int>& fds) {
+  char go = 'g';
+  iovec iov{&go, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * detail::kMaxJoinFds)] = {};
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  if (::sendmsg(report_fd, &msg, MSG_NOSIGNAL) != 1) return sys_error("releasing the launch gate");
+  return {};
+}
+
 }  // namespace
 
 NetnsPool& DirectLauncher::netns_pool() {
@@ -125,27 +146,31 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   UniqueFd report_w(report[1]);
 
   // The child moves itself into its v1 hierarchies (see Cgroup::self_join_files) through files
-  // opened here, with our credentials.
+  // opened here, with our credentials: at once, or (a sandbox) when we release it at the gate,
+  // which lets us finish a deferred cgroup while it builds its sandbox.
+  Cgroup* cgroup = spec.cgroup;
+  bool gated = spec.sandbox != nullptr;
+  if (cgroup != nullptr && !gated) {
+    if (auto done = cgroup->finish(); !done) {
+      return std::unexpected(done.error().wrap("launching " + spec.exec));
+    }
+  }
   std::vector<UniqueFd> join_files;
   std::vector<int> join_fds;
-  if (spec.cgroup != nullptr) {
-    for (const auto& path : spec.cgroup->self_join_files()) {
+  auto open_join_files = [&]() -> Result<void> {
+    for (const auto& path : cgroup->self_join_files()) {
       UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
       if (!fd) return sys_error("launching " + spec.exec + ": opening " + path);
       join_fds.push_back(fd.get());
       join_files.push_back(std::move(fd));
     }
-  }
-
-  // The gate holds a sandbox's child until its uid/gid maps are written (nothing it does before
-  // then can use host ids).
-  UniqueFd gate_r, gate_w;
-  bool gated = spec.sandbox != nullptr;
-  if (gated) {
-    int gate[2];
-    if (::pipe2(gate, O_CLOEXEC) != 0) return sys_error("creating the launch gate pipe");
-    gate_r.reset(gate[0]);
-    gate_w.reset(gate[1]);
+    if (join_fds.size() > detail::kMaxJoinFds) {
+      return make_error(Code::kInternal, "too many cgroup hierarchies to join");
+    }
+    return {};
+  };
+  if (cgroup != nullptr && !gated) {
+    if (auto opened = open_join_files(); !opened) return std::unexpected(opened.error());
   }
   UniqueFd status_r, status_w;
   if (spec.sandbox != nullptr) {
@@ -171,7 +196,6 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   child.argv = argv.data();
   child.envp = envp.data();
   child.report_fd = report_w.get();
-  child.gate_fd = gate_r.get();
   child.status_fd = status_w.get();
   child.plan = plan;
   child.landlock = landlock;
@@ -215,8 +239,15 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   report_w.reset();
   status_w.reset();
   join_files.clear();
+  join_fds.clear();
   netns.reset();
-  gate_r.reset();
+  // A deferred cgroup's v1 directories and limits are made now, while the child works.
+  if (cgroup != nullptr && gated) {
+    if (auto done = cgroup->finish(); !done) {
+      return std::unexpected(done.error().wrap("launching " + spec.exec));
+    }
+    if (auto opened = open_join_files(); !opened) return std::unexpected(opened.error());
+  }
 
   // Reports: the child's failure, a sandbox asking for its id maps, the seccomp listener; EOF
   // (every copy of the socket closed at exec) means the program runs.
@@ -245,9 +276,10 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
         return std::unexpected(
             mapped.error().wrap("launching " + spec.exec + ": writing its uid/gid maps"));
       }
-      char go = 1;
-      if (::write(gate_w.get(), &go, 1) != 1) return sys_error("releasing the launch gate");
-      gate_w.reset();
+      if (auto sent = release_gate(report_r.get(), join_fds); !sent) {
+        return std::unexpected(sent.error().wrap("launching " + spec.exec));
+      }
+      join_files.clear();
       continue;
     }
     break;

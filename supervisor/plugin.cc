@@ -167,7 +167,7 @@ Result<void> Plugin::launch() {
                       res.cpu_weight || res.pids_max || res.io_weight;
   std::unique_ptr<sandbox::Cgroup> cgroup;
   if (cgroups_ != nullptr) {
-    auto cg = cgroups_->create(name(), res);
+    auto cg = cgroups_->create_deferred(name(), res);  // the launcher finishes it
     if (!cg) return launch_failed(cg.error().wrap("creating its cgroup"));
     cgroup = std::move(*cg);
   } else if (wants_limits) {

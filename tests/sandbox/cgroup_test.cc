@@ -121,6 +121,8 @@ class NoAdd final : public Cgroup {
   bool v2_only() const override { return inner_.v2_only(); }
   std::string dir(std::string_view c) const override { return inner_.dir(c); }
   std::vector<std::string> self_join_files() const override { return inner_.self_join_files(); }
+  Result<void> finish() override { return inner_.finish(); }
+  bool finished() const override { return inner_.finished(); }
 
  private:
   Cgroup& inner_;
@@ -241,6 +243,47 @@ TEST_F(CgroupV1, LauncherChildMovesItselfIn) {
   auto pids = (*cg)->pids();
   ASSERT_TRUE(pids.has_value());
   EXPECT_THAT(*pids, ::testing::Contains(p->pid()));
+}
+
+// A deferred cgroup has only its cgroup2 node until the launch finishes it: the sandbox's child
+// is cloned first, and joins the v1 hierarchies, limits written, when it is released.
+TEST_F(CgroupV1, DeferredCreationIsFinishedByTheLaunch) {
+  CgroupLimits l;
+  l.memory_max = 64 << 20;
+  l.pids_max = 50;
+  for (bool sandboxed : {true, false}) {
+    std::string name = sandboxed ? "deferred-sbx" : "deferred";
+    auto cg = backend_->create_deferred(name, l);
+    ASSERT_TRUE(cg.has_value()) << cg.error().describe();
+    EXPECT_FALSE((*cg)->finished());
+    EXPECT_FALSE(exists(layout_.v1.at("memory") + "/" + parent_ + "/" + name));
+    SandboxSpec box;
+    box.host_id_base = 0x7A200000;
+    Pipe out = Pipe::make();
+    DirectLauncher launcher;
+    LaunchSpec spec;
+    spec.exec = "/bin/sh";
+    spec.args = {"-c", "cat /proc/self/cgroup; echo; exec sleep 30"};
+    spec.stdout_fd = out.w.get();
+    spec.cgroup = cg->get();
+    if (sandboxed) spec.sandbox = &box;
+    auto p = launcher.launch(spec);
+    ASSERT_TRUE(p.has_value()) << p.error().describe();
+    out.w.reset();
+    EXPECT_TRUE((*cg)->finished());
+    EXPECT_EQ(read((*cg)->dir("memory") + "/memory.limit_in_bytes"), "67108864\n");
+    EXPECT_EQ(read((*cg)->dir("pids") + "/pids.max"), "50\n");
+    // The kernel's view from the host: the program (pid 2 inside a sandbox) is in every hierarchy.
+    pid_t program = sandboxed ? p->program_pid() : p->pid();
+    ASSERT_GT(program, 0);
+    std::string self = read_proc(program, "cgroup");
+    for (const char* c : {"memory", "pids"}) {
+      EXPECT_THAT(self, HasSubstr(std::string(":") + c + ":/" + parent_ + "/" + name + "\n")) << c;
+    }
+    // Inside a sandbox its cgroup namespace is rooted there: it sees itself at "/".
+    std::string seen = read_until(out.r.get(), "\n\n");
+    EXPECT_THAT(seen, HasSubstr(sandboxed ? ":memory:/\n" : ":memory:/" + parent_ + "/" + name));
+  }
 }
 
 TEST_F(CgroupV1, PidsMaxStopsAForkBomb) {
@@ -451,6 +494,38 @@ TEST_F(CgroupV2Limits, LimitsAreWrittenWhereTheKernelReadsThem) {
   EXPECT_EQ(read(d + "/cpu.max"), "50000 100000\n");
   EXPECT_EQ(read(d + "/cpu.weight"), "200\n");
   EXPECT_EQ(read(d + "/pids.max"), "42\n");
+}
+
+// Cloned straight into the node, limits written while the child sets itself up: they are in
+// place by the time launch() returns, before the program has done anything.
+TEST_F(CgroupV2Limits, DeferredLimitsAreInPlaceBeforeTheProgramRuns) {
+  CgroupLimits l;
+  l.pids_max = 5;
+  l.memory_max = 64 << 20;
+  auto cg = backend_->create_deferred("deferred", l);
+  ASSERT_TRUE(cg.has_value()) << cg.error().describe();
+  EXPECT_FALSE((*cg)->finished());
+  EXPECT_EQ(read((*cg)->dir("") + "/pids.max"), "max\n");
+  SandboxSpec box;
+  box.host_id_base = 0x7A300000;
+  Pipe out = Pipe::make();
+  LaunchSpec spec;
+  spec.exec = "/bin/sh";
+  spec.args = {"-c", "cat /proc/self/cgroup; exec sleep 30"};
+  spec.stdout_fd = out.w.get();
+  spec.sandbox = &box;
+  spec.cgroup = cg->get();
+  DirectLauncher launcher;
+  auto p = launcher.launch(spec);
+  ASSERT_TRUE(p.has_value()) << p.error().describe();
+  out.w.reset();
+  EXPECT_TRUE((*cg)->finished());
+  EXPECT_EQ(read((*cg)->dir("") + "/pids.max"), "5\n");
+  EXPECT_EQ(read((*cg)->dir("") + "/memory.max"), "67108864\n");
+  EXPECT_EQ(read_until(out.r.get(), "\n"), "0::/\n");  // its cgroup namespace's root
+  auto pids = (*cg)->pids();
+  ASSERT_TRUE(pids.has_value());
+  EXPECT_THAT(*pids, ::testing::Contains(p->program_pid()));
 }
 
 TEST_F(CgroupV2Limits, PidsMaxStopsAForkBomb) {
