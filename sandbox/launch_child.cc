@@ -500,6 +500,28 @@ std::string rlimit_name(int resource) {
   exec_program(a);
 }
 
+Cloned clone3_signals_blocked(clone_args& args, void (*entry)(ChildArgs), const ChildArgs& child) {
+  Cloned out;
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  if (int err = ::pthread_sigmask(SIG_SETMASK, &all, &old_mask); err != 0) {
+    out.err = err;
+    out.what = "blocking signals for clone3";
+    return out;
+  }
+  out.pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (out.pid == 0) {
+    entry(child);
+    ::_exit(127);  // entries never return
+  }
+  if (out.pid < 0) {
+    out.err = errno;
+    out.what = "clone3";
+  }
+  out.mask_err = ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return out;
+}
+
 [[noreturn]] void template_main(ChildArgs a) {
   // Only the report socket and the gate's read end stay: our copy of the gate's write end would
   // keep the EOF we wait for from ever coming, and nothing else of the parent's belongs here.

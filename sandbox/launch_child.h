@@ -3,6 +3,8 @@
 // parent as a Report over the report pipe, naming the step; launcher.cc turns it into an Error.
 #pragma once
 
+#include <linux/sched.h>
+
 #include <string>
 
 #include "sandbox/landlock.h"
@@ -78,6 +80,19 @@ struct ChildArgs {
 
 // Entry point in the clone3 child. Never returns.
 [[noreturn]] void child_main(ChildArgs a);
+
+// clone3 with every signal blocked across it, so that no handler of the parent's runs in the
+// child (before it has reset its dispositions, or ever); the child runs entry(child). In the
+// parent: pid > 0, or -1 with err (and `what`: which call failed); mask_err is set if restoring
+// the parent's mask failed after a successful clone (the caller owns the child either way).
+struct Cloned {
+  long pid = -1;
+  int err = 0;
+  const char* what = nullptr;
+  int mask_err = 0;
+};
+[[nodiscard]] Cloned clone3_signals_blocked(clone_args& args, void (*entry)(ChildArgs),
+                                            const ChildArgs& child);
 
 // Entry point of a child cloned with CLONE_NEWNS that builds the static steps of a.plan into
 // its mount namespace, reports kTemplateReady and exits once the parent closes the gate.

@@ -212,29 +212,22 @@ Result<Process> DirectLauncher::launch(const LaunchSpec& spec) {
   child.program_stack_size = program_stack ? kProgramStack : 0;
   child.cap_last_cap = cap_last_cap();
 
-  // Block every signal across clone3 so that none is handled in the child before it has reset
-  // the dispositions it inherited (a parent's handler running there could, say, write to the
-  // parent's self-pipe). The child unblocks them itself; the parent restores its mask at once.
-  sigset_t all, old_mask;
-  sigfillset(&all);
-  if (int err = ::pthread_sigmask(SIG_SETMASK, &all, &old_mask); err != 0) {
-    return sys_error("blocking signals for clone3", err);
-  }
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  int clone_errno = errno;
-  if (pid == 0) detail::child_main(child);
+  // Signals stay blocked in the child until it has reset the dispositions it inherited (a
+  // parent's handler running there could, say, write to the parent's self-pipe).
+  auto cloned = detail::clone3_signals_blocked(args, detail::child_main, child);
+  long pid = cloned.pid;
   // From here on the child is owned: every early return below kills and reaps it.
   std::optional<Process> proc;
   if (pid > 0) proc.emplace(static_cast<pid_t>(pid), UniqueFd(pidfd), std::move(status_r));
-  if (int err = ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr); err != 0) {
-    return sys_error("restoring the signal mask after clone3", err);
+  if (cloned.mask_err != 0) {
+    return sys_error("restoring the signal mask after clone3", cloned.mask_err);
   }
   if (pid < 0) {
     return sys_error(
-        "clone3 for " + spec.exec +
+        std::string(cloned.what) + " for " + spec.exec +
             ((args.flags & CLONE_INTO_CGROUP) != 0 ? " into cgroup " + spec.cgroup->name()
                                                    : std::string()),
-        clone_errno);
+        cloned.err);
   }
   report_w.reset();
   status_w.reset();

@@ -66,20 +66,14 @@ Result<UniqueFd> build_template(const SandboxPlan& plan) {
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   // Signals stay blocked in the child (it only mounts and waits): no parent handler runs there.
-  sigset_t all, old_mask;
-  sigfillset(&all);
-  if (int err = ::pthread_sigmask(SIG_SETMASK, &all, &old_mask); err != 0) {
-    return sys_error("blocking signals for clone3", err);
-  }
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  int clone_errno = errno;
-  if (pid == 0) detail::template_main(child);
+  auto cloned = detail::clone3_signals_blocked(args, detail::template_main, child);
+  long pid = cloned.pid;
   std::optional<Process> proc;  // from here every return kills and reaps the builder
   if (pid > 0) proc.emplace(static_cast<pid_t>(pid), UniqueFd(pidfd));
-  if (int err = ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr); err != 0) {
-    return sys_error("restoring the signal mask after clone3", err);
+  if (cloned.mask_err != 0) {
+    return sys_error("restoring the signal mask after clone3", cloned.mask_err);
   }
-  if (pid < 0) return sys_error("clone3 for a template root", clone_errno);
+  if (pid < 0) return sys_error(std::string(cloned.what) + " for a template root", cloned.err);
   report_w.reset();
   gate_r.reset();
 
