@@ -579,7 +579,7 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
     case Step::kExecve:
       return "execve";
     case Step::kGate:
-      return "waiting to be placed in its cgroup";
+      return "waiting for its id maps and cgroup";
     case Step::kNoNewPrivs:
       return "prctl(PR_SET_NO_NEW_PRIVS)";
     case Step::kSeccomp:

@@ -128,6 +128,27 @@ class NoAdd final : public Cgroup {
   Cgroup& inner_;
 };
 
+// Launches sh, which prints its /proc/self/cgroup and an empty line, then sleeps: in cg, and
+// sandboxed when box is given. The process and what it printed, or the launch's error.
+struct Shown {
+  Process proc;
+  std::string cgroups;
+};
+Result<Shown> show_cgroups(DirectLauncher& launcher, Cgroup* cg, const SandboxSpec* box = nullptr) {
+  Pipe out = Pipe::make();
+  LaunchSpec spec;
+  spec.exec = "/bin/sh";
+  spec.args = {"-c", "cat /proc/self/cgroup; echo; exec sleep 30"};
+  spec.stdout_fd = out.w.get();
+  spec.cgroup = cg;
+  spec.sandbox = box;
+  auto p = launcher.launch(spec);
+  if (!p) return std::unexpected(p.error());
+  out.w.reset();
+  std::string seen = read_until(out.r.get(), "\n\n");
+  return Shown{std::move(*p), std::move(seen)};
+}
+
 class CgroupV1 : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -223,17 +244,10 @@ TEST_F(CgroupV1, LauncherChildMovesItselfIn) {
   auto cg = backend_->create("self", l);
   ASSERT_TRUE(cg.has_value()) << cg.error().describe();
   NoAdd strict(**cg);
-  Pipe out = Pipe::make();
   DirectLauncher launcher;
-  LaunchSpec spec;
-  spec.exec = "/bin/sh";
-  spec.args = {"-c", "cat /proc/self/cgroup; echo; exec sleep 30"};
-  spec.stdout_fd = out.w.get();
-  spec.cgroup = &strict;
-  auto p = launcher.launch(spec);
-  ASSERT_TRUE(p.has_value()) << p.error().describe();
-  out.w.reset();
-  std::string seen = read_until(out.r.get(), "\n\n");
+  auto shown = show_cgroups(launcher, &strict);
+  ASSERT_TRUE(shown.has_value()) << shown.error().describe();
+  const std::string& seen = shown->cgroups;
   for (const char* c : {"memory", "pids"}) {
     EXPECT_THAT(seen, HasSubstr(std::string(":") + c + ":/" + parent_ + "/self\n")) << c;
   }
@@ -242,7 +256,7 @@ TEST_F(CgroupV1, LauncherChildMovesItselfIn) {
   }
   auto pids = (*cg)->pids();
   ASSERT_TRUE(pids.has_value());
-  EXPECT_THAT(*pids, ::testing::Contains(p->pid()));
+  EXPECT_THAT(*pids, ::testing::Contains(shown->proc.pid()));
 }
 
 // A deferred cgroup has only its cgroup2 node until the launch finishes it: the sandbox's child
@@ -259,30 +273,22 @@ TEST_F(CgroupV1, DeferredCreationIsFinishedByTheLaunch) {
     EXPECT_FALSE(exists(layout_.v1.at("memory") + "/" + parent_ + "/" + name));
     SandboxSpec box;
     box.host_id_base = 0x7A200000;
-    Pipe out = Pipe::make();
     DirectLauncher launcher;
-    LaunchSpec spec;
-    spec.exec = "/bin/sh";
-    spec.args = {"-c", "cat /proc/self/cgroup; echo; exec sleep 30"};
-    spec.stdout_fd = out.w.get();
-    spec.cgroup = cg->get();
-    if (sandboxed) spec.sandbox = &box;
-    auto p = launcher.launch(spec);
-    ASSERT_TRUE(p.has_value()) << p.error().describe();
-    out.w.reset();
+    auto shown = show_cgroups(launcher, cg->get(), sandboxed ? &box : nullptr);
+    ASSERT_TRUE(shown.has_value()) << shown.error().describe();
     EXPECT_TRUE((*cg)->finished());
     EXPECT_EQ(read((*cg)->dir("memory") + "/memory.limit_in_bytes"), "67108864\n");
     EXPECT_EQ(read((*cg)->dir("pids") + "/pids.max"), "50\n");
     // The kernel's view from the host: the program (pid 2 inside a sandbox) is in every hierarchy.
-    pid_t program = sandboxed ? p->program_pid() : p->pid();
+    pid_t program = shown->proc.program_pid();
     ASSERT_GT(program, 0);
     std::string self = read_proc(program, "cgroup");
     for (const char* c : {"memory", "pids"}) {
       EXPECT_THAT(self, HasSubstr(std::string(":") + c + ":/" + parent_ + "/" + name + "\n")) << c;
     }
     // Inside a sandbox its cgroup namespace is rooted there: it sees itself at "/".
-    std::string seen = read_until(out.r.get(), "\n\n");
-    EXPECT_THAT(seen, HasSubstr(sandboxed ? ":memory:/\n" : ":memory:/" + parent_ + "/" + name));
+    EXPECT_THAT(shown->cgroups,
+                HasSubstr(sandboxed ? ":memory:/\n" : ":memory:/" + parent_ + "/" + name));
   }
 }
 
@@ -407,21 +413,14 @@ TEST_F(CgroupV2Node, LauncherClonesStraightIntoTheCgroup) {
   auto cg = backend_->create("born", {});
   ASSERT_TRUE(cg.has_value()) << cg.error().describe();
   NoAdd strict(**cg);
-  Pipe out = Pipe::make();
   DirectLauncher launcher;
-  LaunchSpec spec;
-  spec.exec = "/bin/sh";
-  spec.args = {"-c", "cat /proc/self/cgroup; exec sleep 30"};
-  spec.stdout_fd = out.w.get();
-  spec.cgroup = &strict;
-  auto p = launcher.launch(spec);
-  ASSERT_TRUE(p.has_value()) << p.error().describe();
-  out.w.reset();
-  std::string seen = read_until(out.r.get(), "\n");
-  EXPECT_THAT(seen, HasSubstr("0::/" + parent_.substr(parent_.rfind('/') + 1) + "/born\n"));
+  auto shown = show_cgroups(launcher, &strict);
+  ASSERT_TRUE(shown.has_value()) << shown.error().describe();
+  EXPECT_THAT(shown->cgroups,
+              HasSubstr("0::/" + parent_.substr(parent_.rfind('/') + 1) + "/born\n"));
   auto pids = (*cg)->pids();  // the shell, and perhaps `cat` still exiting
   ASSERT_TRUE(pids.has_value());
-  EXPECT_THAT(*pids, ::testing::Contains(p->pid()));
+  EXPECT_THAT(*pids, ::testing::Contains(shown->proc.pid()));
 }
 
 TEST_F(CgroupV2Node, LimitWithoutItsControllerIsAClearError) {
@@ -508,24 +507,16 @@ TEST_F(CgroupV2Limits, DeferredLimitsAreInPlaceBeforeTheProgramRuns) {
   EXPECT_EQ(read((*cg)->dir("") + "/pids.max"), "max\n");
   SandboxSpec box;
   box.host_id_base = 0x7A300000;
-  Pipe out = Pipe::make();
-  LaunchSpec spec;
-  spec.exec = "/bin/sh";
-  spec.args = {"-c", "cat /proc/self/cgroup; exec sleep 30"};
-  spec.stdout_fd = out.w.get();
-  spec.sandbox = &box;
-  spec.cgroup = cg->get();
   DirectLauncher launcher;
-  auto p = launcher.launch(spec);
-  ASSERT_TRUE(p.has_value()) << p.error().describe();
-  out.w.reset();
+  auto shown = show_cgroups(launcher, cg->get(), &box);
+  ASSERT_TRUE(shown.has_value()) << shown.error().describe();
   EXPECT_TRUE((*cg)->finished());
   EXPECT_EQ(read((*cg)->dir("") + "/pids.max"), "5\n");
   EXPECT_EQ(read((*cg)->dir("") + "/memory.max"), "67108864\n");
-  EXPECT_EQ(read_until(out.r.get(), "\n"), "0::/\n");  // its cgroup namespace's root
+  EXPECT_EQ(shown->cgroups, "0::/\n\n");  // its cgroup namespace's root
   auto pids = (*cg)->pids();
   ASSERT_TRUE(pids.has_value());
-  EXPECT_THAT(*pids, ::testing::Contains(p->program_pid()));
+  EXPECT_THAT(*pids, ::testing::Contains(shown->proc.program_pid()));
 }
 
 TEST_F(CgroupV2Limits, PidsMaxStopsAForkBomb) {
