@@ -1,0 +1,33 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "collectors/telemetry.h"
+
+namespace corral::collectors {
+namespace {
+
+TEST(Telemetry, EveryMetricSourceAndEventKindHasItsOwnName) {
+  std::set<std::string_view> names;
+  for (size_t i = 0; i < kMetricCount; ++i) names.insert(metric_name(static_cast<Metric>(i)));
+  EXPECT_EQ(names.size(), kMetricCount);
+  EXPECT_EQ(names.count("unknown"), 0u);
+  EXPECT_EQ(source_name(Source::kSockDiag), "sock_diag");
+  EXPECT_EQ(event_kind_name(EventKind::kOomKill), "oom_kill");
+  EXPECT_EQ(event_kind_name(EventKind::kLost), "lost");
+}
+
+TEST(Telemetry, MetricSetHoldsExactlyWhatWasAdded) {
+  MetricSet s{Metric::kCpu, Metric::kFds};
+  EXPECT_TRUE(s.has(Metric::kCpu));
+  EXPECT_TRUE(s.has(Metric::kFds));
+  EXPECT_FALSE(s.has(Metric::kMemory));
+  s.remove(Metric::kCpu);
+  EXPECT_FALSE(s.has(Metric::kCpu));
+  EXPECT_FALSE(MetricSet::all().empty());
+  for (size_t i = 0; i < kMetricCount; ++i) EXPECT_TRUE(MetricSet::all().has(static_cast<Metric>(i)));
+  EXPECT_TRUE(MetricSet{}.empty());
+}
+
+}  // namespace
+}  // namespace corral::collectors
