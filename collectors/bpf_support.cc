@@ -4,6 +4,7 @@
 #include <linux/bpf.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -132,6 +133,77 @@ int RingBuffer::on_record(void* self, void* data, size_t size) {
   auto* rb = static_cast<RingBuffer*>(self);
   rb->handler_(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
   return 0;
+}
+
+Result<unsigned> possible_cpus() {
+  int n = libbpf_num_possible_cpus();
+  if (n <= 0) return sys_error("counting the possible CPUs (/sys/devices/system/cpu/possible)", -n);
+  return static_cast<unsigned>(n);
+}
+
+namespace {
+
+// BPF_MAP_LOOKUP_BATCH until the kernel says ENOENT (the map is done). False: not supported.
+bool read_batched(int map_fd, size_t max_entries, PercpuEntries& e) {
+  const size_t per_value = e.stride * e.cpus;
+  e.keys.assign(max_entries * e.key_size, std::byte{});
+  e.values.assign(max_entries * per_value, std::byte{});
+  uint64_t token = 0;
+  bool first = true;
+  e.count = 0;
+  while (e.count < max_entries) {
+    __u32 n = static_cast<__u32>(max_entries - e.count);
+    int err = bpf_map_lookup_batch(map_fd, first ? nullptr : &token, &token,
+                                   e.keys.data() + e.count * e.key_size,
+                                   e.values.data() + e.count * per_value, &n, nullptr);
+    first = false;
+    if (err != 0 && errno != ENOENT) return false;
+    e.count += n;
+    if (err != 0) break;  // ENOENT: the last batch
+  }
+  e.batched = true;
+  return true;
+}
+
+Result<void> read_by_key(int map_fd, size_t max_entries, PercpuEntries& e) {
+  const size_t per_value = e.stride * e.cpus;
+  e.keys.clear();
+  e.values.clear();
+  e.count = 0;
+  e.batched = false;
+  std::vector<std::byte> key(e.key_size), next(e.key_size), value(per_value);
+  const void* prev = nullptr;
+  while (e.count < max_entries) {
+    if (bpf_map_get_next_key(map_fd, prev, next.data()) != 0) {
+      if (errno == ENOENT) break;
+      return sys_error("bpf(BPF_MAP_GET_NEXT_KEY)");
+    }
+    key = next;
+    prev = key.data();
+    if (bpf_map_lookup_elem(map_fd, key.data(), value.data()) != 0) {
+      if (errno == ENOENT) continue;  // deleted meanwhile
+      return sys_error("bpf(BPF_MAP_LOOKUP_ELEM)");
+    }
+    e.keys.insert(e.keys.end(), key.begin(), key.end());
+    e.values.insert(e.values.end(), value.begin(), value.end());
+    ++e.count;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<PercpuEntries> read_percpu_map(int map_fd, size_t key_size, size_t value_size,
+                                      size_t max_entries, bool allow_batch) {
+  auto cpus = possible_cpus();
+  if (!cpus) return std::unexpected(cpus.error());
+  PercpuEntries e;
+  e.key_size = key_size;
+  e.stride = (value_size + 7) / 8 * 8;
+  e.cpus = *cpus;
+  if (allow_batch && read_batched(map_fd, max_entries, e)) return e;
+  if (auto r = read_by_key(map_fd, max_entries, e); !r) return std::unexpected(r.error());
+  return e;
 }
 
 }  // namespace corral::collectors::bpf

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -74,5 +75,27 @@ class RingBuffer {
   ring_buffer* rb_ = nullptr;
   Handler handler_;
 };
+
+// Every entry of a per-CPU hash map, read by BPF_MAP_LOOKUP_BATCH (a few syscalls for the whole
+// map) or, where the kernel refuses batches (or allow_batch is false), key by key. Values come
+// as the kernel lays them out: for entry i, one value per possible CPU, each `stride` bytes.
+struct PercpuEntries {
+  size_t key_size = 0;
+  size_t stride = 0;  // value_size rounded up to 8
+  unsigned cpus = 0;
+  size_t count = 0;
+  bool batched = false;  // how they were read
+  std::vector<std::byte> keys;
+  std::vector<std::byte> values;
+  [[nodiscard]] std::span<const std::byte> key(size_t i) const {
+    return std::span(keys).subspan(i * key_size, key_size);
+  }
+  [[nodiscard]] const std::byte* value(size_t i, unsigned cpu) const {
+    return values.data() + (i * cpus + cpu) * stride;
+  }
+};
+[[nodiscard]] Result<unsigned> possible_cpus();
+[[nodiscard]] Result<PercpuEntries> read_percpu_map(int map_fd, size_t key_size, size_t value_size,
+                                                    size_t max_entries, bool allow_batch = true);
 
 }  // namespace corral::collectors::bpf

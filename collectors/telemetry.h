@@ -34,13 +34,13 @@ inline constexpr size_t kMetricCount = 8;
 [[nodiscard]] std::string_view metric_name(Metric m);  // "cpu", "sched", ...
 
 enum class Source : uint8_t {
-  kNone,          // nothing on this host can feed the metric
-  kBpf,           // a BPF program (the hook is in Collector::describe())
-  kCgroupfs,      // cgroup v1/v2 control files
-  kProcfs,        // /proc/<pid>/...
-  kSockDiag,      // NETLINK_SOCK_DIAG
-  kProcConnector, // NETLINK_CONNECTOR process events
-  kCgroupEvents,  // memory.events (inotify, v2) or memory.oom_control (eventfd, v1)
+  kNone,           // nothing on this host can feed the metric
+  kBpf,            // a BPF program (the hook is in Collector::describe())
+  kCgroupfs,       // cgroup v1/v2 control files
+  kProcfs,         // /proc/<pid>/...
+  kSockDiag,       // NETLINK_SOCK_DIAG
+  kProcConnector,  // NETLINK_CONNECTOR process events
+  kCgroupEvents,   // memory.events (inotify, v2) or memory.oom_control (eventfd, v1)
 };
 [[nodiscard]] std::string_view source_name(Source s);  // "bpf", "cgroupfs", ...
 

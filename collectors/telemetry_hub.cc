@@ -156,6 +156,7 @@ void TelemetryHub::drain_events(std::vector<Event>& out) {
         case EventKind::kConnectDenied:  // only the enforcer of a policy reports these
         case EventKind::kBindDenied:
         case EventKind::kSocketDenied:
+          break;
         case EventKind::kExec:
         case EventKind::kFork:
         case EventKind::kExit:

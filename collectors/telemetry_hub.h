@@ -59,7 +59,7 @@ class TelemetryHub {
 
   std::vector<Entry> entries_;
   std::array<int, kMetricCount> feeder_{};  // index into entries_, -1: none
-  std::vector<Target> targets_;  // tracked now
+  std::vector<Target> targets_;             // tracked now
   std::vector<Unavailable> unavailable_;
   std::vector<std::string> problems_;  // the last 32
 };

@@ -260,6 +260,13 @@ Result<v1::DoctorResponse> Client::doctor() {
                                    [](const v1::Response& r) { return r.doctor(); });
 }
 
+Result<v1::StatsResponse> Client::stats(const std::string& name) {
+  v1::Request req;
+  req.mutable_stats()->set_name(name);
+  return unary<v1::StatsResponse>(*this, std::move(req),
+                                  [](const v1::Response& r) { return r.stats(); });
+}
+
 Result<v1::PluginInfo> Client::status(const std::string& name) {
   v1::Request req;
   req.mutable_status()->set_name(name);

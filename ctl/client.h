@@ -42,6 +42,8 @@ class Client {
   [[nodiscard]] Result<v1::VersionResponse> version();
   [[nodiscard]] Result<v1::ListResponse> list();
   [[nodiscard]] Result<v1::DoctorResponse> doctor();
+  // One plugin's telemetry (name), or every sampled plugin's (empty name).
+  [[nodiscard]] Result<v1::StatsResponse> stats(const std::string& name);
   [[nodiscard]] Result<v1::PluginInfo> status(const std::string& name);
   [[nodiscard]] Result<v1::PluginInfo> start(const std::string& name);
   [[nodiscard]] Result<v1::PluginInfo> stop(const std::string& name, uint32_t timeout_ms = 0);

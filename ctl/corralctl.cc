@@ -1,4 +1,5 @@
 // corralctl: the command-line client for corrald (docs/reference.md lists commands and exit codes).
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "ctl/client.h"
 #include "ctl/exit_codes.h"
 #include "ctl/format.h"
+#include "ctl/stats_format.h"
 
 #ifndef CORRAL_VERSION
 #define CORRAL_VERSION "0.0.0"
@@ -41,6 +43,10 @@ struct Options {
   std::vector<std::string> writable, ro_binds, binds, setenv, command;
   std::string chdir, memory, network;
   uint64_t pids = 0;
+  // stats, top
+  bool watch = false;
+  uint32_t interval_ms = 1000;
+  uint32_t iterations = 0;  // 0: until Ctrl-C
 };
 
 // "256M", "2G", "4096": bytes (powers of 1024).
@@ -167,6 +173,47 @@ int run(const std::string& cmd, const Options& o) {
       print_json(*d);
     } else {
       std::cout << ctl::format_doctor(*d);
+    }
+    return 0;
+  }
+  if (cmd == "stats" || cmd == "top") {
+    // Repeats until Ctrl-C (or `iterations`), redrawing in place on a terminal.
+    bool repeat = cmd == "top" || o.watch;
+    bool tty = ::isatty(STDOUT_FILENO) == 1;
+    if (repeat) stop_following_on_sigint(-1);
+    for (uint32_t i = 0; g_interrupted == 0; ++i) {
+      std::string text;
+      if (cmd == "stats") {
+        auto st = c.stats(o.name);
+        if (!st) return g_interrupted != 0 ? 0 : fail(st.error());
+        if (o.json) {
+          print_json(*st);
+        } else {
+          text = ctl::format_stats(st->plugins(0), now_ms());
+        }
+      } else {
+        auto list = c.list();
+        if (!list) return g_interrupted != 0 ? 0 : fail(list.error());
+        auto st = c.stats("");
+        if (!st) return g_interrupted != 0 ? 0 : fail(st.error());
+        if (o.json) {
+          print_json(*st);
+        } else {
+          winsize ws{};
+          size_t width = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0
+                             ? ws.ws_col
+                             : 160;
+          text = ctl::format_top(*list, *st, now_ms(), width);
+        }
+      }
+      if (!text.empty()) {
+        if (repeat && tty) std::cout << "\033[H\033[2J";  // home, clear
+        std::cout << text << (repeat && !tty ? "\n" : "") << std::flush;
+      }
+      if (!repeat || (o.iterations != 0 && i + 1 >= o.iterations)) break;
+      for (uint32_t waited = 0; waited < o.interval_ms && g_interrupted == 0; waited += 50) {
+        ::usleep(50 * 1000);
+      }
     }
     return 0;
   }
@@ -332,6 +379,17 @@ int main(int argc, char** argv) {
   logs->add_option("name", o.name, "plugin name")->required();
   logs->add_option("-n,--tail", o.tail, "number of past lines (default 100)");
   logs->add_flag("-f,--follow", o.follow, "keep printing new lines");
+
+  auto* stats = app.add_subcommand(
+      "stats", "a running plugin's telemetry: CPU, memory, fds, sockets, processes, violations");
+  stats->add_option("name", o.name, "plugin name")->required();
+  stats->add_flag("-w,--watch", o.watch, "refresh until Ctrl-C");
+  auto* top = app.add_subcommand("top", "every plugin's telemetry, refreshing until Ctrl-C");
+  for (auto* sub : {stats, top}) {
+    sub->add_option("-i,--interval", o.interval_ms, "milliseconds between refreshes (default 1000)")
+        ->check(CLI::Range(50u, 3600000u));
+    sub->add_option("-n,--iterations", o.iterations, "stop after N refreshes (0: never)");
+  }
 
   auto* run_cmd = app.add_subcommand(
       "run",

@@ -84,6 +84,9 @@ class CgroupBackend {
     if (auto done = (*cg)->finish(); !done) return std::unexpected(done.error());
     return cg;
   }
+  // The cgroup2 directory every plugin's node is created under ("" when the host has no
+  // cgroup2): cgroup BPF programs attached there act for every plugin. Created if missing.
+  [[nodiscard]] virtual Result<std::string> v2_parent() = 0;
   // Removes the backend's parent directories once no cgroup is left under them.
   [[nodiscard]] virtual Result<void> remove_parent() = 0;
 };

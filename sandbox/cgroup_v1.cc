@@ -235,6 +235,12 @@ class V1Backend final : public CgroupBackend {
     return std::unique_ptr<Cgroup>(std::move(cg));
   }
 
+  Result<std::string> v2_parent() override {
+    if (layout_.unified.empty()) return std::string();
+    std::string base = layout_.unified + "/" + parent_;
+    if (auto r = make_dirs(base); !r) return std::unexpected(r.error());
+    return base;
+  }
   Result<void> remove_parent() override {
     for (const char* ctrl : kControllers) {
       auto it = layout_.v1.find(ctrl);

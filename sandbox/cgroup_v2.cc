@@ -203,6 +203,10 @@ class V2Backend final : public CgroupBackend {
     return std::unique_ptr<Cgroup>(std::move(cg));
   }
 
+  Result<std::string> v2_parent() override {
+    if (auto r = make_dirs(parent_); !r) return std::unexpected(r.error());
+    return parent_;
+  }
   Result<void> remove_parent() override {
     if (::rmdir(parent_.c_str()) != 0 && errno != ENOENT) {
       return sys_error("cannot remove " + parent_);

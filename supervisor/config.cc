@@ -38,7 +38,7 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
   DaemonConfig c;
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(r.error());
-  r.reject_unknown(*doc, "", {"daemon", "control", "cgroup", "sandbox"});
+  r.reject_unknown(*doc, "", {"daemon", "control", "cgroup", "sandbox", "telemetry"});
 
   if (const toml::table* d = r.table(*doc, "daemon")) {
     r.reject_unknown(*d, "daemon",
@@ -126,6 +126,23 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
         r.problem("cgroup.parent",
                   "must be one directory name (A-Z a-z 0-9 - _ .), got \"" + *v + "\"");
       }
+    }
+  }
+  if (const toml::table* tm = r.table(*doc, "telemetry")) {
+    r.reject_unknown(*tm, "telemetry", {"mode", "interval_ms"});
+    if (auto v = r.string(*tm, "telemetry", "mode")) {
+      if (*v == "auto") {
+        c.telemetry = DaemonConfig::TelemetryMode::kAuto;
+      } else if (*v == "fallback") {
+        c.telemetry = DaemonConfig::TelemetryMode::kFallback;
+      } else if (*v == "off") {
+        c.telemetry = DaemonConfig::TelemetryMode::kOff;
+      } else {
+        r.problem("telemetry.mode", "must be \"auto\", \"fallback\" or \"off\", got \"" + *v + "\"");
+      }
+    }
+    if (auto v = r.integer(*tm, "telemetry", "interval_ms", 10, 3600000)) {
+      c.telemetry_interval_ms = static_cast<uint32_t>(*v);
     }
   }
   if (!r.ok()) return std::unexpected(r.error());

@@ -36,6 +36,12 @@ struct DaemonConfig {
   uint32_t id_count = 65536;
   uint32_t id_slots = 4096;
 
+  // [telemetry]: mode "auto" (BPF where it loads, the fallbacks elsewhere), "fallback" (no BPF)
+  // or "off"; every running plugin sampled each interval.
+  enum class TelemetryMode { kAuto, kFallback, kOff };
+  TelemetryMode telemetry = TelemetryMode::kAuto;
+  uint32_t telemetry_interval_ms = 1000;
+
   [[nodiscard]] std::string socket_path() const {
     return socket.empty() ? runtime_dir + "/control.sock" : socket;
   }

@@ -44,6 +44,7 @@ Daemon::~Daemon() {
   server_.reset();
   router_.reset();
   plugins_.reset();  // every plugin's cgroup is gone after this
+  telemetry_.reset();  // its BPF programs detach from the parent cgroup before it goes
   if (cgroups_) {
     if (auto r = cgroups_->remove_parent(); !r) {
       spdlog::warn("cgroup: cannot remove the parent: {}", r.error().describe());
@@ -76,9 +77,24 @@ Result<void> Daemon::init() {
                                             config_.cgroup_parent + "\""
                                       : std::string("not used"));
   ids_ = std::make_unique<IdAllocator>(config_.id_base, config_.id_count, config_.id_slots);
+  if (config_.telemetry != DaemonConfig::TelemetryMode::kOff) {
+    std::string v2_parent;
+    if (cgroups_) {
+      auto parent = cgroups_->v2_parent();
+      if (parent) {
+        v2_parent = *parent;
+      } else {
+        spdlog::warn("telemetry: no cgroup2 parent for the network programs: {}",
+                     parent.error().describe());
+      }
+    }
+    telemetry_ = TelemetryService::create(
+        io_, config_.telemetry, std::chrono::milliseconds(config_.telemetry_interval_ms),
+        v2_parent);
+  }
   plugins_ = std::make_unique<PluginManager>(
       io_, launcher_, SteadyClock::instance(), log_dir, cgroups_.get(),
-      SandboxHost{ids_.get(), config_.state_dir + "/plugins"});
+      SandboxHost{ids_.get(), config_.state_dir + "/plugins", telemetry_.get()});
   for (auto& m : set->manifests) plugins_->add(std::move(m));
   spdlog::info("loaded {} plugin manifest(s) from {} ({} rejected)", plugins_->size(),
                config_.plugins_dir, set->problems.size());
@@ -90,6 +106,7 @@ Result<void> Daemon::init() {
       {"sandbox", "namespaces"},
   };
   router_ = std::make_unique<Router>(io_, *plugins_, config_.max_frame_bytes, std::move(features));
+  router_->set_telemetry(telemetry_.get());
   auto server = ControlServer::create(io_, config_, *router_);
   if (!server) return std::unexpected(server.error());
   server_ = std::move(*server);
@@ -163,6 +180,7 @@ void Daemon::shutdown(const char* why) {
   router_->set_draining();
   server_->shutdown();
   plugins_->stop_all([this] {
+    if (telemetry_) telemetry_->stop();
     signals_.cancel();
     watchdog_.cancel();
     io_.stop();

@@ -16,6 +16,7 @@
 #include "supervisor/control_server.h"
 #include "supervisor/plugin_manager.h"
 #include "supervisor/router.h"
+#include "supervisor/telemetry_service.h"
 
 namespace corral::supervisor {
 
@@ -39,6 +40,7 @@ class Daemon {
   sandbox::DirectLauncher launcher_;
   std::unique_ptr<sandbox::CgroupBackend> cgroups_;  // null when cgroups are off or absent
   std::unique_ptr<IdAllocator> ids_;                 // sandbox id ranges, one per plugin
+  std::unique_ptr<TelemetryService> telemetry_;      // null when off; outlives the plugins
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<ControlServer> server_;

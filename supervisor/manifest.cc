@@ -1,5 +1,7 @@
 #include "supervisor/manifest.h"
 
+#include "supervisor/manifest_telemetry.h"
+
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,13 +173,17 @@ void parse_isolation(TomlReader& r, const toml::table& t, Manifest& m) {
                 "must be 1-63 letters, digits, '.', '_' or '-', got \"" + *v + "\"");
     }
   }
-  if (auto v = r.string(t, "sandbox", "network")) {
+  if (const toml::node* n = t.get("network"); n != nullptr && n->is_table()) {
+    iso.net_policy = parse_network_table(r, *n->as_table());
+    iso.host_network = true;
+  } else if (auto v = r.string(t, "sandbox", "network")) {
     if (*v == "none") {
       iso.host_network = false;
     } else if (*v == "host") {
       iso.host_network = true;
     } else {
-      r.problem("sandbox.network", "must be \"none\" or \"host\", got \"" + *v + "\"");
+      r.problem("sandbox.network", "must be \"none\", \"host\" or { allow = [...] }, got \"" +
+                                       *v + "\"");
     }
   }
   for (const char* key : {"ro_binds", "binds"}) {
@@ -326,7 +332,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
   if (!doc) return std::unexpected(r.error());
   r.reject_unknown(*doc, "",
                    {"name", "exec", "args", "env", "working_dir", "autostart", "restart", "stop",
-                    "limits", "resources", "sandbox", "logs"});
+                    "limits", "resources", "sandbox", "logs", "thresholds"});
 
   if (auto v = r.string(*doc, "", "name")) {
     if (valid_plugin_name(*v)) {
@@ -391,6 +397,9 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
   if (const toml::table* t = r.table(*doc, "limits")) parse_limits(r, *t, m.limits);
   if (const toml::table* t = r.table(*doc, "resources")) parse_resources(r, *t, m.resources);
   parse_sandbox(r, r.table(*doc, "sandbox"), m);
+  if (const toml::table* t = r.table(*doc, "thresholds")) {
+    parse_thresholds(r, *t, m.resources.memory_max.has_value(), m.thresholds);
+  }
   if (const toml::table* t = r.table(*doc, "logs")) {
     r.reject_unknown(*t, "logs", {"ring_lines", "file_max_bytes"});
     if (auto v = r.integer(*t, "logs", "ring_lines", 1, 1000000)) {

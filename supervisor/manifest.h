@@ -10,11 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "collectors/net_policy.h"
 #include "common/error.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox_spec.h"
 #include "sandbox/seccomp_profile.h"
 #include "supervisor/restart_policy.h"
+#include "supervisor/thresholds.h"
 
 namespace corral::supervisor {
 
@@ -34,6 +36,9 @@ struct IsolationSettings {
   gid_t gid = 1000;
   std::string hostname;  // default: the plugin's name
   bool host_network = false;
+  // network = { allow = [...] }: the host's stack, with only these destinations and bind
+  // addresses (cgroup BPF enforces it; a host without it refuses to launch the plugin).
+  std::optional<collectors::NetPolicy> net_policy;
   std::vector<sandbox::BindMount> binds;  // ro_binds, then binds (writable)
   uint64_t tmp_size = 64ull << 20;
   // /state as a size-capped volume of its own (an ext4 image); nullopt: a plain directory.
@@ -56,6 +61,7 @@ struct Manifest {
   // seccomp = "none", which a manifest must say in words.
   std::optional<sandbox::SeccompProfile> seccomp;
   IsolationSettings isolation;
+  ThresholdSettings thresholds;  // [thresholds]: telemetry levels that raise violations
   uint32_t log_ring_lines = 1000;
   uint64_t log_file_max_bytes = 1 << 20;
   std::string source;  // the manifest file it came from

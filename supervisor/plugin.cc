@@ -145,7 +145,14 @@ Result<void> Plugin::launch_failed(const Error& err) {
   return std::unexpected(err.wrap("starting plugin '" + name() + "'"));
 }
 
+void Plugin::end_observed_run() {
+  if (!observed_) return;
+  observed_ = false;
+  host_.runs->run_ended(name());
+}
+
 void Plugin::remove_cgroup() {
+  end_observed_run();
   if (!cgroup_) return;
   // Kills whatever the plugin left behind, even processes that escaped its process group.
   if (auto r = cgroup_->remove(std::chrono::seconds(2)); !r) {
@@ -175,6 +182,25 @@ Result<void> Plugin::launch() {
                                "[resources] need cgroups, which corrald does not use on this host "
                                "(see corralctl doctor and the [cgroup] config section)"});
   }
+  if (!cgroup && manifest_.isolation.net_policy) {
+    return launch_failed(Error{Code::kFailedPrecondition, 0,
+                               "its network allow-list is enforced through its cgroup, and "
+                               "corrald uses no cgroups on this host (see corralctl doctor)"});
+  }
+  if (cgroup && host_.runs != nullptr) {
+    if (auto ok = host_.runs->run_starting(name(), manifest_, *cgroup); !ok) {
+      return launch_failed(ok.error());
+    }
+    observed_ = true;
+  }
+  // A failed launch from here on ends the observed run before its cgroup goes.
+  struct EndOnFailure {
+    Plugin* p;
+    bool armed = true;
+    ~EndOnFailure() {
+      if (armed) p->end_observed_run();
+    }
+  } end_on_failure{this};
   auto spec = make_spec(out_w.get(), err_w.get());
   spec.cgroup = cgroup.get();
   if (manifest_.isolation.enabled) {
@@ -196,7 +222,9 @@ Result<void> Plugin::launch() {
   err_w.reset();
   int64_t now = unix_now_ms();
   if (!proc) return launch_failed(proc.error());  // the cgroup goes with `cgroup`
+  end_on_failure.armed = false;
   cgroup_ = std::move(cgroup);
+  if (observed_) host_.runs->run_started(name(), *cgroup_);
   last_error_.clear();
   proc_.emplace(std::move(*proc));
   if (UniqueFd listener = proc_->take_seccomp_listener()) {

@@ -24,6 +24,7 @@
 #include "supervisor/manifest.h"
 #include "supervisor/output_pipe.h"
 #include "supervisor/restart_policy.h"
+#include "supervisor/run_observer.h"
 #include "supervisor/seccomp_watcher.h"
 
 namespace corral::supervisor {
@@ -32,6 +33,7 @@ namespace corral::supervisor {
 struct SandboxHost {
   IdAllocator* ids = nullptr;  // null: plugins cannot be isolated (their launch says so)
   std::string state_root;      // <state_dir>/plugins
+  RunObserver* runs = nullptr;  // told of each run's cgroup (telemetry, network allow-lists)
 };
 
 class Plugin {
@@ -75,6 +77,7 @@ class Plugin {
   // action (fail it, let it run and log it, or kill the run), say how to answer.
   SeccompWatcher::Decision on_violation(const sandbox::SeccompNotification& n);
   void remove_cgroup();
+  void end_observed_run();
   [[nodiscard]] sandbox::LaunchSpec make_spec(int stdout_fd, int stderr_fd) const;
   void watch_exit();
   void on_exit_ready();
@@ -92,6 +95,7 @@ class Plugin {
   v1::PluginState state_ = v1::STOPPED;
   std::optional<sandbox::Process> proc_;
   std::unique_ptr<sandbox::Cgroup> cgroup_;  // this run's cgroup; removed when the run ends
+  bool observed_ = false;  // host_.runs was told run_starting and must hear run_ended
   std::optional<Result<sandbox::SeccompFilter>> seccomp_;  // built once from the manifest
   SandboxHost host_;
   bool holds_ids_ = false;                       // host_.ids has a range under our name

@@ -5,7 +5,9 @@
 #include "proto/frame.h"
 #include "proto/status.h"
 #include "sandbox/host_probe.h"
+#include "supervisor/manifest.h"
 #include "supervisor/plugin_manager.h"
+#include "supervisor/telemetry_service.h"
 
 #ifndef CORRAL_VERSION
 #define CORRAL_VERSION "0.0.0"
@@ -19,6 +21,7 @@ namespace {
 constexpr std::pair<const char*, uint32_t> kCommandVersions[] = {
     {"hello", 1}, {"version", 1}, {"list", 1}, {"status", 1}, {"start", 1},
     {"stop", 1},  {"restart", 1}, {"logs", 1}, {"doctor", 1}, {"run", 1},
+    {"stats", 1},
 };
 
 }  // namespace
@@ -106,6 +109,9 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
     case v1::Request::kRun:
       run(session, req.run(), std::move(resp));
       return;
+    case v1::Request::kStats:
+      stats(req.stats(), resp);
+      break;
     default:
       fail(Code::kUnimplemented, "command not implemented");
       return;
@@ -170,6 +176,49 @@ void Router::doctor(v1::Response& resp) {
     check->set_without(c.without);
   }
   for (const auto& [k, v] : features_) (*out->mutable_active())[k] = v;
+  if (telemetry_ != nullptr) {
+    telemetry_->fill_doctor(*out);
+  } else {
+    (*out->mutable_active())["telemetry"] = "off ([telemetry] mode = \"off\")";
+  }
+  proto::set_ok(resp);
+}
+
+void Router::stats(const v1::StatsRequest& r, v1::Response& resp) {
+  if (telemetry_ == nullptr) {
+    proto::set_error(resp, Error{Code::kFailedPrecondition, 0,
+                                 "telemetry is off in corrald's config ([telemetry] mode)"});
+    return;
+  }
+  auto* out = resp.mutable_stats();
+  out->set_lost_events(telemetry_->hub().lost_events());
+  if (r.name().empty()) {
+    for (Plugin* p : plugins_.all()) {
+      v1::PluginStats st;
+      if (telemetry_->fill_stats(p->name(), st)) *out->add_plugins() = std::move(st);
+    }
+    proto::set_ok(resp);
+    return;
+  }
+  if (!valid_plugin_name(r.name())) {
+    proto::set_error(resp, Error{Code::kInvalidArgument, 0,
+                                 "stats: name \"" + r.name() + "\" is not a valid plugin name"});
+    return;
+  }
+  Plugin* p = plugins_.find(r.name());
+  if (p == nullptr) {
+    proto::set_error(resp, Error{Code::kNotFound, 0, "no plugin named '" + r.name() + "'"});
+    return;
+  }
+  if (!telemetry_->fill_stats(p->name(), *out->add_plugins())) {
+    out->clear_plugins();
+    std::string why = p->running() ? "its first sample comes within " +
+                                         std::to_string(telemetry_->interval().count()) + " ms"
+                                   : "it is not running";
+    proto::set_error(resp, Error{Code::kFailedPrecondition, 0,
+                                 "no telemetry for '" + r.name() + "': " + why});
+    return;
+  }
   proto::set_ok(resp);
 }
 

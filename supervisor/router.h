@@ -19,6 +19,7 @@
 namespace corral::supervisor {
 
 class PluginManager;
+class TelemetryService;
 
 struct CommandInfo {
   std::string name;  // Request.command field name
@@ -35,6 +36,8 @@ class Router {
   [[nodiscard]] const std::vector<CommandInfo>& commands() const { return commands_; }
   // Refuse new commands (shutdown): answered UNAVAILABLE.
   void set_draining() { draining_ = true; }
+  // Stats and doctor's telemetry lines come from here; null: telemetry is off.
+  void set_telemetry(const TelemetryService* t) { telemetry_ = t; }
 
  private:
   void hello(Session& s, const v1::Request& req, v1::Response& resp);
@@ -47,6 +50,7 @@ class Router {
   void restart(const std::shared_ptr<Session>& s, const v1::RestartRequest& r, v1::Response resp);
   void logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp);
   void run(const std::shared_ptr<Session>& s, const v1::RunRequest& r, v1::Response resp);
+  void stats(const v1::StatsRequest& r, v1::Response& resp);
   void stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
                        const std::string& name, uint32_t timeout_ms, bool restart,
                        v1::Response resp);
@@ -58,6 +62,7 @@ class Router {
   std::map<std::string, std::string> features_;
   std::vector<CommandInfo> commands_;
   bool draining_ = false;
+  const TelemetryService* telemetry_ = nullptr;
 };
 
 // A captured line as it goes on the wire (logs, run).

@@ -70,7 +70,8 @@ std::string_view severity_name(Severity s) {
 
 std::string Violation::describe() const {
   if (cleared) return metric + " " + number(value) + " back below " + number(threshold);
-  if (threshold == 0 && value == 0) return metric + " (" + std::string(severity_name(severity)) + ")";
+  // An event is a violation in itself: it crossed no threshold.
+  if (threshold == 0) return metric + " (" + std::string(severity_name(severity)) + ")";
   return metric + " " + number(value) + " >= " + number(threshold) + " (" +
          std::string(severity_name(severity)) + ")";
 }
@@ -120,9 +121,9 @@ std::vector<Violation> ThresholdMonitor::on_sample(const Sample* prev, const Sam
       if (!th) return false;
       return *v >= *th || (was >= s && *v >= *th * kHysteresis);
     };
-    Severity now = holds(t.critical, Severity::kCritical)  ? Severity::kCritical
+    Severity now = holds(t.critical, Severity::kCritical) ? Severity::kCritical
                    : holds(t.warning, Severity::kWarning) ? Severity::kWarning
-                                                           : Severity::kInfo;
+                                                          : Severity::kInfo;
     if (now == was) continue;
     level_[i] = now;
     Violation viol;

@@ -23,20 +23,18 @@ struct Threshold {
 
 // What each threshold measures; the order is the monitor's table order.
 enum class ThresholdMetric : uint8_t {
-  kCpuPercent,       // CPU time over the last interval, % of one CPU (200 = two CPUs busy)
-  kMemoryPercent,    // memory.current as % of the enforced memory limit
-  kFds,              // open file descriptors
-  kSockets,          // live sockets, every family
-  kForksPerSecond,   // forks over the last interval
+  kCpuPercent,      // CPU time over the last interval, % of one CPU (200 = two CPUs busy)
+  kMemoryPercent,   // memory.current as % of the enforced memory limit
+  kFds,             // open file descriptors
+  kSockets,         // live sockets, every family
+  kForksPerSecond,  // forks over the last interval
 };
 inline constexpr size_t kThresholdMetrics = 5;
 [[nodiscard]] std::string_view threshold_metric_name(ThresholdMetric m);  // "cpu_percent", ...
 
 struct ThresholdSettings {
   std::array<Threshold, kThresholdMetrics> limits{};
-  [[nodiscard]] Threshold& operator[](ThresholdMetric m) {
-    return limits[static_cast<size_t>(m)];
-  }
+  [[nodiscard]] Threshold& operator[](ThresholdMetric m) { return limits[static_cast<size_t>(m)]; }
   [[nodiscard]] const Threshold& operator[](ThresholdMetric m) const {
     return limits[static_cast<size_t>(m)];
   }
@@ -47,12 +45,12 @@ enum class Severity : uint8_t { kInfo, kWarning, kCritical };
 [[nodiscard]] std::string_view severity_name(Severity s);  // "info", "warning", "critical"
 
 struct Violation {
-  std::string metric;      // "fds", "memory_percent", "oom_kill", ...
+  std::string metric;  // "fds", "memory_percent", "oom_kill", ...
   Severity severity = Severity::kWarning;
-  bool cleared = false;    // the metric went back below its thresholds (severity kInfo)
+  bool cleared = false;  // the metric went back below its thresholds (severity kInfo)
   double value = 0;
-  double threshold = 0;    // the threshold crossed (or, when cleared, the one left)
-  int64_t at_ns = 0;       // the sample's or event's CLOCK_MONOTONIC time
+  double threshold = 0;  // the threshold crossed (or, when cleared, the one left)
+  int64_t at_ns = 0;     // the sample's or event's CLOCK_MONOTONIC time
   [[nodiscard]] std::string describe() const;  // "fds 512 >= 500 (warning)"
 };
 

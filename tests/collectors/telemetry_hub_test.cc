@@ -121,8 +121,8 @@ TEST(TelemetryHub, OnlyTheFeederOfAnEventsMetricDeliversIt) {
   Script bpf, watcher;
   TelemetryHub hub;
   hub.add(std::make_unique<FakeCollector>("bpf", Source::kBpf, MetricSet{Metric::kOom}, &bpf));
-  hub.add(std::make_unique<FakeCollector>("watcher", Source::kCgroupEvents,
-                                          MetricSet{Metric::kOom}, &watcher));
+  hub.add(std::make_unique<FakeCollector>("watcher", Source::kCgroupEvents, MetricSet{Metric::kOom},
+                                          &watcher));
   Event oom;
   oom.kind = EventKind::kOomKill;
   oom.pid = 42;
@@ -136,6 +136,25 @@ TEST(TelemetryHub, OnlyTheFeederOfAnEventsMetricDeliversIt) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].kind, EventKind::kOomKill);
   EXPECT_EQ(got[1].kind, EventKind::kLost);  // lost events are reported whoever loses them
+}
+
+TEST(TelemetryHub, DenialsComeFromTheEnforcerWhateverItFeeds) {
+  Script net, procs;
+  TelemetryHub hub;
+  hub.add(std::make_unique<FakeCollector>("net", Source::kBpf, MetricSet{Metric::kSockets}, &net));
+  hub.add(std::make_unique<FakeCollector>("procs", Source::kProcConnector,
+                                          MetricSet{Metric::kProcesses}, &procs));
+  Event denied;
+  denied.kind = EventKind::kConnectDenied;
+  Event exec;
+  exec.kind = EventKind::kExec;
+  net.events = {denied, exec};  // an exec from a collector that does not feed processes: dropped
+  procs.events = {exec};
+  std::vector<Event> got;
+  hub.drain_events(got);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].kind, EventKind::kConnectDenied);
+  EXPECT_EQ(got[1].kind, EventKind::kExec);
 }
 
 }  // namespace

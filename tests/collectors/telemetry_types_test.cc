@@ -25,7 +25,8 @@ TEST(Telemetry, MetricSetHoldsExactlyWhatWasAdded) {
   s.remove(Metric::kCpu);
   EXPECT_FALSE(s.has(Metric::kCpu));
   EXPECT_FALSE(MetricSet::all().empty());
-  for (size_t i = 0; i < kMetricCount; ++i) EXPECT_TRUE(MetricSet::all().has(static_cast<Metric>(i)));
+  for (size_t i = 0; i < kMetricCount; ++i)
+    EXPECT_TRUE(MetricSet::all().has(static_cast<Metric>(i)));
   EXPECT_TRUE(MetricSet{}.empty());
 }
 

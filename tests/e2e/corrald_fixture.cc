@@ -145,7 +145,7 @@ std::string CorraldFixture::cgroup_section() const {
 void CorraldFixture::start_daemon(const std::vector<std::string>& extra_flags,
                                   const std::vector<std::string>& extra_env) {
   std::string default_config = dir_ + "/default.toml";
-  std::ofstream(default_config) << cgroup_section();
+  std::ofstream(default_config) << cgroup_section() << extra_config_;
   std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald",
                                    "--config",
                                    default_config,

@@ -66,6 +66,8 @@ class CorraldFixture : public ::testing::Test {
   // A raw connected socket (no Hello) for protocol abuse tests.
   [[nodiscard]] UniqueFd raw_connect() const;
 
+  // Appended to the config start_daemon() writes (e.g. a [telemetry] section).
+  std::string extra_config_;
   std::string dir_, socket_, plugins_dir_, state_dir_, runtime_dir_, log_path_;
   pid_t daemon_pid_ = -1;
 };

@@ -357,7 +357,7 @@ tmp_size = "1K"
   ASSERT_FALSE(m.has_value());
   const auto& msg = m.error().message;
   EXPECT_THAT(msg, HasSubstr("sandbox.uid"));
-  EXPECT_THAT(msg, HasSubstr("sandbox.network: must be \"none\" or \"host\""));
+  EXPECT_THAT(msg, HasSubstr("sandbox.network: must be \"none\", \"host\" or { allow = [...] }"));
   EXPECT_THAT(msg, HasSubstr("sandbox.ro_binds: \"relative/path\""));
   EXPECT_THAT(msg, HasSubstr("sandbox.ro_binds: \"/a/../b\""));
   EXPECT_THAT(msg, HasSubstr("sandbox.binds: \"/x:y\""));

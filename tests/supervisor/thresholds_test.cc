@@ -50,7 +50,7 @@ TEST(Thresholds, RisingThroughBothLevelsReportsEachOnceAndClearingOnce) {
 TEST(Thresholds, AValueHoveringAtTheThresholdDoesNotFlap) {
   ThresholdMonitor m(fd_limits(100));
   EXPECT_EQ(m.on_sample(nullptr, fds(100)).size(), 1u);
-  EXPECT_TRUE(m.on_sample(nullptr, fds(95)).empty());   // within 90%: still a warning
+  EXPECT_TRUE(m.on_sample(nullptr, fds(95)).empty());  // within 90%: still a warning
   EXPECT_TRUE(m.on_sample(nullptr, fds(101)).empty());
   EXPECT_TRUE(m.on_sample(nullptr, fds(91)).empty());
   EXPECT_EQ(m.on_sample(nullptr, fds(89)).size(), 1u);  // below 90: cleared
@@ -81,7 +81,7 @@ TEST(Thresholds, RatesComeFromTwoSamples) {
   a.processes.forks = 100;
   b.processes.forks = 130;  // 60/s
   a.cpu.usage_ns = 0;
-  b.cpu.usage_ns = 475'000'000;  // 95% of one CPU over 0.5 s
+  b.cpu.usage_ns = 475'000'000;                  // 95% of one CPU over 0.5 s
   EXPECT_TRUE(m.on_sample(nullptr, a).empty());  // no rate without a previous sample
   EXPECT_DOUBLE_EQ(*threshold_value(ThresholdMetric::kForksPerSecond, &a, b), 60.0);
   EXPECT_DOUBLE_EQ(*threshold_value(ThresholdMetric::kCpuPercent, &a, b), 95.0);

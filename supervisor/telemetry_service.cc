@@ -1,0 +1,448 @@
+#include "supervisor/telemetry_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "collectors/bpf_proc_collector.h"
+#include "collectors/cgroupfs_collector.h"
+#include "collectors/oom_watcher.h"
+#include "collectors/proc_connector.h"
+#include "collectors/procfs_collector.h"
+#include "collectors/sockdiag_collector.h"
+#include "supervisor/manifest.h"
+
+namespace corral::supervisor {
+
+namespace {
+
+namespace asio = boost::asio;
+using collectors::Metric;
+using collectors::Sample;
+
+constexpr size_t kEventLog = 1024;  // corrald-wide
+constexpr size_t kRunRecent = 16;   // per run
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t monotonic_ns() {
+  timespec ts{};
+  (void)::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// The wall-clock time of a CLOCK_MONOTONIC instant.
+int64_t unix_ms_of(int64_t mono_ns) { return unix_ms() - (monotonic_ns() - mono_ns) / 1000000; }
+
+template <class T>
+void add(collectors::TelemetryHub& hub, Result<std::unique_ptr<T>> made, std::string_view name) {
+  if (made) {
+    hub.add(std::move(*made));
+  } else {
+    hub.note_unavailable(std::string(name), made.error().describe());
+  }
+}
+
+double rate(uint64_t cur, uint64_t prev, double seconds) {
+  return seconds > 0 ? (static_cast<double>(cur) - static_cast<double>(prev)) / seconds : 0;
+}
+
+std::string policy_text(const collectors::NetPolicy& p) {
+  std::string out = "allow";
+  if (p.connect.empty()) out += " nothing";
+  for (size_t i = 0; i < p.connect.size(); ++i) {
+    out += (i == 0 ? " " : ", ") + collectors::format_net_rule(p.connect[i]);
+  }
+  if (!p.bind.empty()) {
+    out += "; bind";
+    for (size_t i = 0; i < p.bind.size(); ++i) {
+      out += (i == 0 ? " " : ", ") + collectors::format_net_rule(p.bind[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<TelemetryService> TelemetryService::create(asio::io_context& io,
+                                                           DaemonConfig::TelemetryMode mode,
+                                                           std::chrono::milliseconds interval,
+                                                           const std::string& v2_parent) {
+  auto hub = std::make_unique<collectors::TelemetryHub>();
+  collectors::BpfNetCollector* net = nullptr;
+  if (mode == DaemonConfig::TelemetryMode::kAuto) {
+    add(*hub, collectors::BpfProcCollector::create(), "bpf-proc");
+    if (!v2_parent.empty()) {
+      auto n = collectors::BpfNetCollector::create(v2_parent);
+      if (n) {
+        net = n->get();
+        hub->add(std::move(*n));
+      } else {
+        hub->note_unavailable("bpf-net", n.error().describe());
+      }
+    } else {
+      hub->note_unavailable("bpf-net", "no cgroup2 hierarchy to attach cgroup programs to");
+    }
+  } else {
+    hub->note_unavailable("bpf", "[telemetry] mode = \"fallback\"");
+  }
+  // Collectors that deliver events come before cgroupfs, whose counters of the same groups
+  // (oom_kill, tasks) have no events: the feeder of a group is the one whose events count.
+  add(*hub, collectors::OomWatcher::create(), "oom-watcher");
+  add(*hub, collectors::ProcConnector::create(), "proc-connector");
+  add(*hub, collectors::ProcfsCollector::create(), "procfs");
+  add(*hub, collectors::SockDiagCollector::create(), "sock_diag");
+  add(*hub, collectors::CgroupfsCollector::create(), "cgroupfs");
+  for (const auto& u : hub->unavailable()) {
+    spdlog::info("telemetry: {} unavailable: {}", u.name, u.why);
+  }
+  for (size_t m = 0; m < collectors::kMetricCount; ++m) {
+    const auto* c = hub->feeder(static_cast<Metric>(m));
+    spdlog::info("telemetry: {} from {}", collectors::metric_name(static_cast<Metric>(m)),
+                 c != nullptr ? c->name() : "nothing");
+  }
+  return std::make_unique<TelemetryService>(io, std::move(hub), net, interval);
+}
+
+TelemetryService::TelemetryService(asio::io_context& io,
+                                   std::unique_ptr<collectors::TelemetryHub> hub,
+                                   collectors::BpfNetCollector* net,
+                                   std::chrono::milliseconds interval)
+    : io_(io), hub_(std::move(hub)), net_(net), interval_(interval), timer_(io) {
+  watch_events();
+  arm_timer();
+}
+
+TelemetryService::~TelemetryService() { stop(); }
+
+void TelemetryService::stop() {
+  stopped_ = true;
+  timer_.cancel();
+  for (auto& w : event_watches_) {
+    boost::system::error_code ec;
+    w->cancel(ec);
+    (void)w->release();  // the collectors own their fds
+  }
+  event_watches_.clear();
+}
+
+Result<void> TelemetryService::run_starting(const std::string& plugin, const Manifest& manifest,
+                                            sandbox::Cgroup& cgroup) {
+  collectors::Target t;
+  t.name = plugin;
+  t.cgroup_id = cgroup.v2_id();
+  t.memory_limit = manifest.resources.memory_max.value_or(0);
+  bool policed = false;
+  if (const auto& policy = manifest.isolation.net_policy) {
+    if (net_ == nullptr || t.cgroup_id == 0) {
+      std::string why = "no reason recorded";
+      for (const auto& u : hub_->unavailable()) {
+        if (u.name == "bpf-net" || u.name == "bpf") why = u.why;
+      }
+      return make_error(Code::kFailedPrecondition,
+                        "its network allow-list needs the cgroup BPF network programs, which "
+                        "this host cannot run (" +
+                            why + "); see corralctl doctor");
+    }
+    if (auto ok = net_->set_policy(t.cgroup_id, *policy); !ok) {
+      return std::unexpected(ok.error().wrap("installing its network allow-list"));
+    }
+    policed = true;
+  }
+  Run run{t, ThresholdMonitor(manifest.thresholds), {}, {}, policed, false, {}, 0, {}};
+  if (policed) run.policy = policy_text(*manifest.isolation.net_policy);
+  runs_.insert_or_assign(plugin, std::move(run));
+  if (policed) {
+    spdlog::info("plugin {}: network {}", plugin, policy_text(*manifest.isolation.net_policy));
+  }
+  return {};
+}
+
+void TelemetryService::run_started(const std::string& plugin, sandbox::Cgroup& cgroup) {
+  auto it = runs_.find(plugin);
+  if (it == runs_.end()) return;
+  collectors::Target& t = it->second.target;
+  t.v2_dir = cgroup.dir("");
+  t.v2_only = cgroup.v2_only();
+  if (!t.v2_only) {
+    t.memory_dir = cgroup.dir("memory");
+    t.cpu_dir = cgroup.dir("cpu");
+    t.pids_dir = cgroup.dir("pids");
+  }
+  hub_->track(t);
+  it->second.tracked = true;
+}
+
+void TelemetryService::run_ended(const std::string& plugin) {
+  auto it = runs_.find(plugin);
+  if (it == runs_.end()) return;
+  // Whatever the kernel reported about the run before it ended is attributed first.
+  on_events();
+  if (it->second.tracked) hub_->untrack(it->second.target);
+  if (it->second.policed && net_ != nullptr) {
+    if (auto ok = net_->clear_policy(it->second.target.cgroup_id); !ok) {
+      spdlog::warn("plugin {}: clearing its network allow-list: {}", plugin, ok.error().describe());
+    }
+  }
+  runs_.erase(it);
+}
+
+void TelemetryService::arm_timer() {
+  if (stopped_) return;
+  timer_.expires_after(interval_);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    sample_now();
+    arm_timer();
+  });
+}
+
+void TelemetryService::sample_now() {
+  std::vector<const collectors::Target*> targets;
+  std::vector<Run*> order;
+  for (auto& [name, run] : runs_) {
+    if (!run.tracked) continue;
+    targets.push_back(&run.target);
+    order.push_back(&run);
+  }
+  if (targets.empty()) return;
+  auto samples = hub_->sample(targets);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    Run& run = *order[i];
+    run.prev = std::move(run.last);
+    run.last = std::move(samples[i]);
+    for (Violation& v : run.monitor.on_sample(run.prev ? &*run.prev : nullptr, *run.last)) {
+      record(run, run.target.name, std::move(v), {});
+    }
+  }
+}
+
+void TelemetryService::watch_events() {
+  for (int fd : hub_->event_fds()) {
+    auto w = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+    event_watches_.push_back(std::move(w));
+  }
+  for (auto& w : event_watches_) arm_watch(w.get());
+}
+
+// Re-armed after each drain, for as long as the service runs.
+void TelemetryService::arm_watch(asio::posix::stream_descriptor* watch) {
+  watch->async_wait(asio::posix::stream_descriptor::wait_read,
+                    [this, watch](boost::system::error_code ec) {
+                      if (ec || stopped_) return;
+                      on_events();
+                      arm_watch(watch);
+                    });
+}
+
+TelemetryService::Run* TelemetryService::find_by_cgroup(uint64_t id, const std::string& target_name,
+                                                        std::string* plugin) {
+  if (!target_name.empty()) {
+    auto it = runs_.find(target_name);
+    if (it != runs_.end()) {
+      *plugin = it->first;
+      return &it->second;
+    }
+    return nullptr;
+  }
+  if (id == 0) return nullptr;
+  for (auto& [name, run] : runs_) {
+    if (run.target.cgroup_id == id) {
+      *plugin = name;
+      return &run;
+    }
+  }
+  return nullptr;
+}
+
+void TelemetryService::on_events() {
+  std::vector<collectors::Event> got;
+  hub_->drain_events(got);
+  for (auto& e : got) {
+    if (e.kind == collectors::EventKind::kLost) {
+      spdlog::warn("telemetry: {} events lost ({} in total)", e.value, hub_->lost_events());
+      continue;
+    }
+    std::string plugin;
+    Run* run = find_by_cgroup(e.cgroup_id, e.target, &plugin);
+    spdlog::debug("telemetry: event {} from {} cgroup {} target '{}' pid {} value {} {}: {}",
+                  collectors::event_kind_name(e.kind), collectors::source_name(e.source),
+                  e.cgroup_id, e.target, e.pid, e.value, e.detail,
+                  run != nullptr ? plugin : std::string("no run of ours"));
+    if (run == nullptr) {
+      ++unattributed_;
+      continue;
+    }
+    ++run->events;
+    auto v = ThresholdMonitor::on_event(e);
+    if (!v) continue;
+    std::string detail;
+    if (e.pid != 0) detail = "pid " + std::to_string(e.pid);
+    if (!e.detail.empty()) detail += (detail.empty() ? "" : " ") + e.detail;
+    if (e.kind == collectors::EventKind::kOomKill && e.value != 0) {
+      detail += ", rss " + std::to_string(e.value >> 10) + " KiB";
+    }
+    v->value = static_cast<double>(e.value);
+    record(*run, plugin, std::move(*v), std::move(detail));
+  }
+}
+
+void TelemetryService::record(Run& run, const std::string& plugin, Violation v,
+                              std::string detail) {
+  TelemetryEvent ev;
+  ev.seq = ++seq_;
+  ev.at_ns = v.at_ns != 0 ? v.at_ns : monotonic_ns();
+  ev.at_unix_ms = unix_ms_of(ev.at_ns);
+  ev.plugin = plugin;
+  ev.violation = std::move(v);
+  ev.detail = std::move(detail);
+  std::string text = ev.violation.describe() + (ev.detail.empty() ? "" : " [" + ev.detail + "]");
+  if (ev.violation.severity == Severity::kCritical) {
+    spdlog::error("plugin {}: telemetry: {}", plugin, text);
+  } else if (ev.violation.severity == Severity::kWarning) {
+    spdlog::warn("plugin {}: telemetry: {}", plugin, text);
+  } else {
+    spdlog::info("plugin {}: telemetry: {}", plugin, text);
+  }
+  run.recent.push_back(ev);
+  if (run.recent.size() > kRunRecent) run.recent.pop_front();
+  events_.push_back(ev);
+  if (events_.size() > kEventLog) events_.pop_front();
+  for (auto& l : listeners_) l(ev);
+}
+
+bool TelemetryService::fill_stats(const std::string& plugin, v1::PluginStats& out) const {
+  auto it = runs_.find(plugin);
+  if (it == runs_.end() || !it->second.last) return false;
+  const Run& run = it->second;
+  const Sample& s = *run.last;
+  const Sample* p = run.prev ? &*run.prev : nullptr;
+  double dt =
+      p != nullptr && s.at_ns > p->at_ns ? static_cast<double>(s.at_ns - p->at_ns) / 1e9 : 0;
+  out.set_name(plugin);
+  out.set_sampled_at_unix_ms(unix_ms_of(s.at_ns));
+  out.set_interval_ms(static_cast<uint32_t>(interval_.count()));
+  for (size_t m = 0; m < collectors::kMetricCount; ++m) {
+    (*out.mutable_sources())[std::string(collectors::metric_name(static_cast<Metric>(m)))] =
+        std::string(collectors::source_name(s.source[m]));
+  }
+  out.set_cpu_usage_ns(s.cpu.usage_ns);
+  if (auto v = threshold_value(ThresholdMetric::kCpuPercent, p, s)) out.set_cpu_percent(*v);
+  out.set_cpu_user_ns(s.cpu.user_ns);
+  out.set_cpu_system_ns(s.cpu.system_ns);
+  out.set_cpu_nr_periods(s.cpu.nr_periods);
+  out.set_cpu_nr_throttled(s.cpu.nr_throttled);
+  out.set_cpu_throttled_ns(s.cpu.throttled_ns);
+  out.set_oncpu_ns(s.sched.oncpu_ns);
+  out.set_runq_wait_ns(s.sched.runq_wait_ns);
+  out.set_runq_waits(s.sched.runq_waits);
+  out.set_runq_max_ns(s.sched.runq_max_ns);
+  out.set_memory_current(s.memory.current);
+  out.set_memory_peak(s.memory.peak);
+  out.set_memory_anon(s.memory.anon);
+  out.set_memory_file(s.memory.file);
+  out.set_pgfault(s.memory.pgfault);
+  out.set_pgmajfault(s.memory.pgmajfault);
+  out.set_memory_limit(s.memory.limit != 0 ? s.memory.limit : run.target.memory_limit);
+  out.set_oom_kills(s.oom.kills);
+  out.set_fds(s.fds.open);
+  if (p != nullptr) out.set_fds_per_second(rate(s.fds.open, p->fds.open, dt));
+  out.set_sockets_inet4(s.sockets.inet4);
+  out.set_sockets_inet6(s.sockets.inet6);
+  out.set_sockets_unix(s.sockets.unix_);
+  out.set_sockets_other(s.sockets.other);
+  out.set_sockets_created(s.sockets.created);
+  out.set_connects(s.sockets.connects);
+  out.set_connects_denied(s.sockets.connects_denied);
+  out.set_accepts(s.sockets.accepts);
+  out.set_tcp_state_changes(s.sockets.tcp_state_changes);
+  out.set_bytes_in(s.traffic.bytes_in);
+  out.set_bytes_out(s.traffic.bytes_out);
+  if (p != nullptr) {
+    out.set_bytes_in_per_second(rate(s.traffic.bytes_in, p->traffic.bytes_in, dt));
+    out.set_bytes_out_per_second(rate(s.traffic.bytes_out, p->traffic.bytes_out, dt));
+  }
+  out.set_tasks(s.processes.tasks);
+  out.set_forks(s.processes.forks);
+  out.set_execs(s.processes.execs);
+  out.set_exits(s.processes.exits);
+  if (auto v = threshold_value(ThresholdMetric::kForksPerSecond, p, s)) {
+    out.set_forks_per_second(*v);
+  }
+  for (const auto& ev : run.recent) {
+    auto* v = out.add_violations();
+    v->set_metric(ev.violation.metric);
+    v->set_severity(std::string(severity_name(ev.violation.severity)));
+    v->set_cleared(ev.violation.cleared);
+    v->set_value(ev.violation.value);
+    v->set_threshold(ev.violation.threshold);
+    v->set_at_unix_ms(ev.at_unix_ms);
+    v->set_description(ev.violation.describe());
+    v->set_detail(ev.detail);
+    v->set_seq(ev.seq);
+  }
+  out.set_events(run.events);
+  out.set_network_policy(run.policy);
+  return true;
+}
+
+void TelemetryService::fill_doctor(v1::DoctorResponse& out) const {
+  auto& active = *out.mutable_active();
+  for (size_t m = 0; m < collectors::kMetricCount; ++m) {
+    auto metric = static_cast<Metric>(m);
+    const auto* c = hub_->feeder(metric);
+    std::string value = "none";
+    if (c != nullptr) {
+      value = std::string(c->name());
+      std::string prefix = std::string(collectors::metric_name(metric)) + ": ";
+      for (const auto& [k, v] : c->describe()) {
+        if (k.starts_with(prefix) || k == collectors::metric_name(metric)) {
+          value += " (" + v + ")";
+          break;
+        }
+      }
+    }
+    active["telemetry." + std::string(collectors::metric_name(metric))] = value;
+  }
+  active["telemetry.interval_ms"] = std::to_string(interval_.count());
+  active["telemetry.lost_events"] = std::to_string(hub_->lost_events());
+  active["network allow-lists"] =
+      net_ != nullptr ? "cgroup BPF (connect, sendmsg, bind)" : "unavailable";
+  for (const auto* c : hub_->collectors()) {
+    auto* check = out.add_checks();
+    check->set_name("telemetry: " + std::string(c->name()));
+    check->set_ok(true);
+    std::string detail;
+    for (const auto& [k, v] : c->describe()) {
+      detail += (detail.empty() ? "" : "; ") + k + ": " + v;
+    }
+    check->set_detail(detail.empty() ? std::string(collectors::source_name(c->source())) : detail);
+  }
+  for (const auto& u : hub_->unavailable()) {
+    auto* check = out.add_checks();
+    check->set_name("telemetry: " + u.name);
+    check->set_ok(false);
+    check->set_detail(u.why);
+    check->set_without(u.name.starts_with("bpf")
+                           ? "the fallback collectors feed what they can (see telemetry.* in "
+                             "what corrald uses)" +
+                                 std::string(u.name == "bpf-net" || u.name == "bpf"
+                                                 ? "; plugins with a network allow-list cannot "
+                                                   "start"
+                                                 : "")
+                           : "the metrics it feeds come from another collector, or none");
+  }
+  for (const auto& problem : hub_->problems()) {
+    auto* check = out.add_checks();
+    check->set_name("telemetry: demoted");
+    check->set_ok(false);
+    check->set_detail(problem);
+    check->set_without("its metrics come from the next collector");
+  }
+}
+
+}  // namespace corral::supervisor
