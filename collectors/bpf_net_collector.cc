@@ -296,14 +296,8 @@ void BpfNetCollector::drain_events(std::vector<Event>& out) {
   auto n = impl_->ring->drain();
   impl_->sink = nullptr;
   if (!n) impl_->drain_error = n.error().describe();
-  uint64_t lost = lost_events();
-  if (lost > impl_->lost_reported) {
-    Event e;
-    e.kind = EventKind::kLost;
-    e.source = Source::kBpf;
-    e.value = lost - impl_->lost_reported;
-    out.push_back(std::move(e));
-    impl_->lost_reported = lost;
+  if (auto e = lost_since(lost_events(), impl_->lost_reported, Source::kBpf, "ring buffer full")) {
+    out.push_back(std::move(*e));
   }
 }
 

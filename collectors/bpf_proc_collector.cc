@@ -211,7 +211,8 @@ void BpfProcCollector::untrack(const Target& t) {
   if (bpf_map_delete_elem(bpf_map__fd(s_->skel()->maps.stats), &t.cgroup_id) != 0 &&
       errno != ENOENT) {
     s_->drain_error = "untrack '" + t.name + "': " + std::strerror(errno);
-  }  s_->oncpu_reported.erase(t.cgroup_id);
+  }
+  s_->oncpu_reported.erase(t.cgroup_id);
 }
 
 namespace {
@@ -358,16 +359,8 @@ void BpfProcCollector::drain_events(std::vector<Event>& out) {
   auto n = s_->ring->drain();
   s_->sink = nullptr;
   if (!n) s_->drain_error = n.error().describe();
-  uint64_t lost = lost_events();
-  if (lost > s_->lost_reported) {
-    Event e;
-    e.kind = EventKind::kLost;
-    e.source = Source::kBpf;
-    e.at_ns = monotonic_ns();
-    e.value = lost - s_->lost_reported;
-    e.detail = "ring buffer full";
-    out.push_back(std::move(e));
-    s_->lost_reported = lost;
+  if (auto e = lost_since(lost_events(), s_->lost_reported, Source::kBpf, "ring buffer full")) {
+    out.push_back(std::move(*e));
   }
 }
 

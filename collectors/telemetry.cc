@@ -1,5 +1,7 @@
 #include "collectors/telemetry.h"
 
+#include <ctime>
+
 namespace corral::collectors {
 
 std::string_view metric_name(Metric m) {
@@ -64,6 +66,21 @@ std::string_view event_kind_name(EventKind k) {
       return "lost";
   }
   return "unknown";
+}
+
+std::optional<Event> lost_since(uint64_t total, uint64_t& reported, Source source,
+                                std::string detail) {
+  if (total <= reported) return std::nullopt;
+  timespec ts{};
+  (void)::clock_gettime(CLOCK_MONOTONIC, &ts);  // cannot fail for CLOCK_MONOTONIC
+  Event e;
+  e.kind = EventKind::kLost;
+  e.source = source;
+  e.at_ns = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  e.value = total - reported;
+  e.detail = std::move(detail);
+  reported = total;
+  return e;
 }
 
 }  // namespace corral::collectors

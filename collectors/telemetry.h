@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -177,6 +178,11 @@ struct Event {
   uint64_t value = 0;
   std::string detail;
 };
+
+// The kLost event a collector owes after its lost count grew from `reported` to `total` (and
+// updates `reported`), or nullopt when nothing more was lost.
+[[nodiscard]] std::optional<Event> lost_since(uint64_t total, uint64_t& reported, Source source,
+                                              std::string detail);
 
 // One source of telemetry. Each is created by a factory that tries it on this host (a BPF program
 // is loaded and attached, a netlink socket opened): a collector that exists works. All methods

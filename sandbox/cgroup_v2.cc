@@ -222,10 +222,16 @@ class V2Backend final : public CgroupBackend {
         need.push_back(k.controller);
       }
     }
-    if (need.empty()) return {};
     auto available = v2_controllers(parent_);
     if (!available) return std::unexpected(available.error());
     std::string line;
+    // Memory accounting for every plugin, limited or not (telemetry reads memory.current,
+    // memory.stat and memory.events; systemd's MemoryAccounting= is on by default for the same
+    // reason). Best effort: without the controller only the limits that need it fail.
+    if (std::find(need.begin(), need.end(), "memory") == need.end() &&
+        std::find(available->begin(), available->end(), "memory") != available->end()) {
+      line = "+memory";
+    }
     for (const auto& c : need) {
       if (std::find(available->begin(), available->end(), c) == available->end()) {
         std::string have;
@@ -237,6 +243,7 @@ class V2Backend final : public CgroupBackend {
       }
       line += (line.empty() ? "+" : " +") + c;
     }
+    if (line.empty()) return {};
     return write_file(parent_ + "/cgroup.subtree_control", line);
   }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "collectors/bpf_proc_collector.h"
@@ -45,6 +46,20 @@ void add(collectors::TelemetryHub& hub, Result<std::unique_ptr<T>> made, std::st
   } else {
     hub.note_unavailable(std::string(name), made.error().describe());
   }
+}
+
+// A collector's description as one line of at most `max` bytes (libbpf logs span lines).
+std::string one_line(std::string_view text, size_t max) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') {
+      if (!out.empty() && out.back() != ' ') out += " / ";
+    } else {
+      out += c;
+    }
+  }
+  if (out.size() > max) out = out.substr(0, max - 3) + "...";
+  return out;
 }
 
 double rate(uint64_t cur, uint64_t prev, double seconds) {
@@ -295,7 +310,8 @@ void TelemetryService::record(Run& run, const std::string& plugin, Violation v,
                               std::string detail) {
   TelemetryEvent ev;
   ev.seq = ++seq_;
-  ev.at_ns = v.at_ns != 0 ? v.at_ns : monotonic_ns();
+  ev.recorded_ns = monotonic_ns();
+  ev.at_ns = v.at_ns != 0 ? v.at_ns : ev.recorded_ns;
   ev.at_unix_ms = unix_ms_of(ev.at_ns);
   ev.plugin = plugin;
   ev.violation = std::move(v);
@@ -384,6 +400,8 @@ bool TelemetryService::fill_stats(const std::string& plugin, v1::PluginStats& ou
     v->set_description(ev.violation.describe());
     v->set_detail(ev.detail);
     v->set_seq(ev.seq);
+    v->set_detection_us(static_cast<uint64_t>(std::max<int64_t>(0, ev.recorded_ns - ev.at_ns)) /
+                        1000);
   }
   out.set_events(run.events);
   out.set_network_policy(run.policy);
@@ -418,7 +436,7 @@ void TelemetryService::fill_doctor(v1::DoctorResponse& out) const {
     check->set_ok(true);
     std::string detail;
     for (const auto& [k, v] : c->describe()) {
-      detail += (detail.empty() ? "" : "; ") + k + ": " + v;
+      detail += (detail.empty() ? "" : "; ") + k + ": " + one_line(v, 240);
     }
     check->set_detail(detail.empty() ? std::string(collectors::source_name(c->source())) : detail);
   }

@@ -32,6 +32,7 @@ struct TelemetryEvent {
   uint64_t seq = 0;
   int64_t at_unix_ms = 0;
   int64_t at_ns = 0;  // CLOCK_MONOTONIC, when the kernel (or the sample) saw it
+  int64_t recorded_ns = 0;  // CLOCK_MONOTONIC, when corrald recorded it
   std::string plugin;
   Violation violation;
   std::string detail;  // the kernel event's own detail ("pid 4242 comm python3", "10.0.0.1:443")

@@ -22,6 +22,7 @@
 #include "common/files.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/launcher.h"
+#include "tests/collectors/workload_util.h"
 #include "tests/sandbox/sandbox_test_util.h"
 
 namespace corral::collectors {
@@ -45,11 +46,7 @@ std::string describe_value(const Collector& c, const std::string& key) {
   return "";
 }
 
-struct Workload {
-  sandbox::Process proc;
-  UniqueFd out;
-  std::string printed;
-};
+using testing::Workload;
 
 class BpfProc : public ::testing::Test {
  protected:
@@ -114,13 +111,7 @@ class BpfProc : public ::testing::Test {
       ADD_FAILURE() << cg.error().describe();
       return {};
     }
-    Target t;
-    t.name = name;
-    t.cgroup_id = (*cg)->v2_id();
-    t.v2_dir = (*cg)->dir("");
-    t.v2_only = (*cg)->v2_only();
-    t.memory_dir = (*cg)->dir("memory");
-    t.memory_limit = limits.memory_max.value_or(0);
+    Target t = testing::target_of(name, **cg, limits);
     by_name_[name] = cg->get();
     cgroups_.push_back(std::move(*cg));
     return t;
@@ -128,26 +119,11 @@ class BpfProc : public ::testing::Test {
 
   Workload& launch(const Target& t, std::vector<std::string> args,
                    const std::string& until = "ready\n") {
-    Pipe out = Pipe::make();
-    sandbox::LaunchSpec spec;
-    spec.exec = std::string(CORRAL_TESTCASES_DIR) + "/tc_workload";
-    spec.args = std::move(args);
-    spec.stdout_fd = out.w.get();
-    spec.stderr_fd = out.w.get();
-    spec.cgroup = by_name_[t.name];
-    auto p = launcher_.launch(spec);
-    EXPECT_TRUE(p.has_value()) << p.error().describe();
-    out.w.reset();
-    workloads_.push_back(Workload{std::move(*p), std::move(out.r), ""});
-    Workload& w = workloads_.back();
-    wait_for(w, until);
-    return w;
+    workloads_.push_back(
+        testing::launch_workload(launcher_, by_name_[t.name], std::move(args), until, 150s));
+    return workloads_.back();
   }
-  void wait_for(Workload& w, const std::string& what) {
-    if (what.empty()) return;
-    w.printed += read_until(w.out.get(), what, 150s);
-    EXPECT_NE(w.printed.find(what), std::string::npos) << w.printed;
-  }
+  void wait_for(Workload& w, const std::string& what) { testing::wait_for(w, what, 150s); }
 
   Sample sample(Collector& c, const Target& t, MetricSet which = MetricSet::all()) {
     Sample s;
@@ -246,9 +222,14 @@ TEST_F(BpfProc, RunQueueLatencyGrowsUnderContention) {
   Target t = make_target("runq");
   ASSERT_TRUE(c->track(t).has_value());
   long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  // Under emulation (the cgroup-v2 lane) a launch takes a second or more.
+  const bool in_vm = std::getenv("CORRAL_IN_VM") != nullptr;
   std::vector<Workload*> ws;
   for (long i = 0; i < cpus + 1; ++i) {
-    ws.push_back(&launch(t, {"fds", "0", "sleep", "500", "cpu", "200"}, "fds 0\n"));
+    // The sleep lets every burner start before any burns, even where a launch is slow (the
+    // emulated cgroup-v2 lane): they must overlap for anyone to wait.
+    ws.push_back(
+        &launch(t, {"fds", "0", "sleep", in_vm ? "6000" : "1500", "cpu", "200"}, "fds 0\n"));
   }
   Sample before = sample(*c, t);
   for (Workload* w : ws) wait_for(*w, "ready\n");

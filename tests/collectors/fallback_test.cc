@@ -26,6 +26,7 @@
 #include "common/files.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/launcher.h"
+#include "tests/collectors/workload_util.h"
 #include "tests/sandbox/sandbox_test_util.h"
 
 namespace corral::collectors {
@@ -37,12 +38,7 @@ using sandbox::testing::read_until;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-// A running tc_workload and what it printed up to "ready".
-struct Workload {
-  sandbox::Process proc;
-  UniqueFd out;
-  std::string printed;
-};
+using testing::Workload;
 
 class Fallback : public ::testing::Test {
  protected:
@@ -79,15 +75,7 @@ class Fallback : public ::testing::Test {
       ADD_FAILURE() << cg.error().describe();
       return {};
     }
-    Target t;
-    t.name = name;
-    t.cgroup_id = (*cg)->v2_id();
-    t.v2_dir = (*cg)->dir("");
-    t.v2_only = (*cg)->v2_only();
-    t.memory_dir = (*cg)->dir("memory");
-    t.cpu_dir = (*cg)->dir("cpu");
-    t.pids_dir = (*cg)->dir("pids");
-    t.memory_limit = limits.memory_max.value_or(0);
+    Target t = testing::target_of(name, **cg, limits);
     cgroup_by_name_[name] = cg->get();
     cgroups_.push_back(std::move(*cg));
     return t;
@@ -97,23 +85,9 @@ class Fallback : public ::testing::Test {
   // Starts tc_workload in t's cgroup and waits for `until` ("ready\n" unless told).
   Workload& launch(const Target& t, std::vector<std::string> args,
                    const std::string& until = "ready\n") {
-    Pipe out = Pipe::make();
-    sandbox::LaunchSpec spec;
-    spec.exec = std::string(CORRAL_TESTCASES_DIR) + "/tc_workload";
-    spec.args = std::move(args);
-    spec.stdout_fd = out.w.get();
-    spec.stderr_fd = out.w.get();
-    spec.cgroup = cgroup(t);
-    auto p = launcher_.launch(spec);
-    EXPECT_TRUE(p.has_value()) << p.error().describe();
-    out.w.reset();
-    workloads_.push_back(Workload{std::move(*p), std::move(out.r), ""});
-    Workload& w = workloads_.back();
-    if (!until.empty()) {
-      w.printed = read_until(w.out.get(), until, 20s);
-      EXPECT_NE(w.printed.find(until), std::string::npos) << w.printed;
-    }
-    return w;
+    workloads_.push_back(
+        testing::launch_workload(launcher_, cgroup(t), std::move(args), until, 20s));
+    return workloads_.back();
   }
 
   Sample sample(Collector& c, const Target& t, MetricSet which) {
@@ -200,7 +174,9 @@ TEST_F(Fallback, Memory64MiBIsAnonAndCurrent) {
   EXPECT_GE(s.memory.anon, 64 * kMiB);
   EXPECT_LT(s.memory.anon, 80 * kMiB);
   EXPECT_GE(s.memory.peak, s.memory.current);
-  EXPECT_GE(s.memory.pgfault, 64 * kMiB / 4096 / 2) << "touching 64 MiB faults pages in";
+  // 16384 faults with 4 KiB pages, 32 with transparent huge pages (THP "always", as in the
+  // cgroup-v2 lane's guest): only that it counts.
+  EXPECT_GE(s.memory.pgfault, 32u) << "touching 64 MiB faults pages in";
   EXPECT_EQ(s.memory.limit, 256 * kMiB);
   std::printf("[ measured ] memory current %.1f MiB anon %.1f MiB file %.1f MiB peak %.1f MiB\n",
               s.memory.current / double(kMiB), s.memory.anon / double(kMiB),
@@ -282,12 +258,17 @@ TEST_F(Fallback, SchedOnCpuOf200msBurn) {
   auto p = ProcfsCollector::create();
   ASSERT_TRUE(p.has_value()) << p.error().describe();
   if (!(*p)->metrics().has(Metric::kSched)) GTEST_SKIP() << "needs /proc/<pid>/schedstat";
+  // The same workload without the burn, measured alike: its startup (exec, the loader, the
+  // threads) is not part of the 200 ms; under emulation (the v2 lane) it is tens of ms.
+  Target base = make_target("sched-base");
+  launch(base, {"cpu", "0", "threads", "2"});
+  Sample b = sample(**p, base, {Metric::kSched});
   Target t = make_target("sched");
   launch(t, {"cpu", "200", "threads", "2"});
   Sample s = sample(**p, t, {Metric::kSched});
   ASSERT_EQ(s.source_of(Metric::kSched), Source::kProcfs);
-  EXPECT_GE(s.sched.oncpu_ns, 170'000'000u);
-  EXPECT_LE(s.sched.oncpu_ns, 230'000'000u);
+  EXPECT_GE(s.sched.oncpu_ns, b.sched.oncpu_ns + 170'000'000u);
+  EXPECT_LE(s.sched.oncpu_ns, b.sched.oncpu_ns + 230'000'000u);
   EXPECT_GE(s.sched.runq_waits, 3u) << "three threads each ran at least once";
   std::printf("[ measured ] sched oncpu %.1f ms, runq wait %.2f ms over %lu waits\n",
               s.sched.oncpu_ns / 1e6, s.sched.runq_wait_ns / 1e6,

@@ -30,5 +30,18 @@ TEST(Telemetry, MetricSetHoldsExactlyWhatWasAdded) {
   EXPECT_TRUE(MetricSet{}.empty());
 }
 
+TEST(Telemetry, LostEventsAreReportedOncePerIncrease) {
+  uint64_t reported = 0;
+  EXPECT_FALSE(lost_since(0, reported, Source::kBpf, "x").has_value());
+  auto e = lost_since(5, reported, Source::kBpf, "ring buffer full");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->kind, EventKind::kLost);
+  EXPECT_EQ(e->value, 5u);
+  EXPECT_GT(e->at_ns, 0);
+  EXPECT_EQ(reported, 5u);
+  EXPECT_FALSE(lost_since(5, reported, Source::kBpf, "x").has_value());
+  EXPECT_EQ(lost_since(7, reported, Source::kBpf, "x")->value, 2u);
+}
+
 }  // namespace
 }  // namespace corral::collectors

@@ -67,9 +67,16 @@ class Telemetry : public CorraldFixture, public ::testing::WithParamInterface<co
 TEST_P(Telemetry, StatsMatchTheWorkload) {
   write_manifest("w.toml", workload("w", "fds 50 mem 32 cpu 300 fork 20 exec 5"));
   start_daemon();
+  // Judged once the workload is done (its forked children, which share its fds, are gone) and
+  // a sample has been taken since.
+  ASSERT_TRUE(wait_until([&] { return plugin_log("w").find("ready") != std::string::npos; }, 30s))
+      << plugin_log("w") << daemon_log();
+  auto ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
   v1::PluginStats s;
   ASSERT_TRUE(wait_stats(
-      "w", [](const v1::PluginStats& x) { return x.execs() >= 5 && x.fds() >= 50; }, &s))
+      "w", [&](const v1::PluginStats& x) { return x.sampled_at_unix_ms() > ready_ms + 100; }, &s))
       << s.DebugString() << daemon_log();
   // Ground truth, through whichever collector fed each group (named in sources).
   EXPECT_GE(s.cpu_usage_ns(), 255'000'000u) << s.DebugString();  // 300 ms burnt, -15%
@@ -80,7 +87,10 @@ TEST_P(Telemetry, StatsMatchTheWorkload) {
   EXPECT_LE(s.fds(), 60u);
   EXPECT_EQ(s.forks(), 25u)
       << "20 forks and 5 fork+exec, the workload's own launch before tracking";
-  EXPECT_EQ(s.execs(), 5u);
+  // 5, or 6 when tracking began inside the workload's own execve (the launch returns when the
+  // exec closes the report socket, before the kernel's exec tracepoint: a slow machine shows it).
+  EXPECT_GE(s.execs(), 5u);
+  EXPECT_LE(s.execs(), 6u);
   EXPECT_GE(s.tasks(), 1u);
   EXPECT_GE(s.oncpu_ns(), 255'000'000u);
   if (bpf()) {
@@ -100,7 +110,7 @@ TEST_P(Telemetry, StatsMatchTheWorkload) {
   EXPECT_THAT(r.out, HasSubstr("forks 25"));
   r = ctl({"--json", "stats", "w"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("\"execs\":\"5\""));
+  EXPECT_THAT(r.out, HasSubstr("\"execs\":\"" + std::to_string(s.execs()) + "\""));
   r = ctl({"top", "-n", "2", "-i", "100"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("corral top: 1 plugin(s), 1 running"));

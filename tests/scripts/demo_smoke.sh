@@ -17,6 +17,8 @@ grep -Eq '^worker +running' <<<"$out" || fail "worker is not running"
 grep -q 'tick [0-9]' <<<"$out" || fail "no ticker output through corralctl logs"
 grep -q 'hello from the worker' <<<"$out" || fail "worker did not print its environment"
 grep -q 'exited with code 1' <<<"$out" || fail "flaky's failure was not shown"
+grep -q 'corral top: 3 plugin(s)' <<<"$out" || fail "corralctl top showed no table"
+grep -q 'memory_percent [0-9.]* >= 2 (warning)' <<<"$out" || fail "the worker's threshold did not fire"
 grep -q 'corrald exited with status 0' <<<"$out" || fail "corrald did not exit cleanly"
 after=$(demo_dirs)
 [[ $after -eq $before ]] || fail "the demo left its directory behind"
