@@ -3,7 +3,7 @@
 // registered through cgroup.event_control on memory.oom_control. On either wakeup the oom_kill
 // counter is re-read and one event is emitted per increment. One epoll fd (event_fd()) covers
 // the inotify fd, every eventfd and a retry timer: v1 notifies when the OOM starts, before the
-// kill is counted, so the counter is re-read every 10 ms for up to 2 s after a notification.
+// kill is counted, so the counter is re-read every 1 ms for up to 2 s after a notification.
 #pragma once
 
 #include <cstdint>
