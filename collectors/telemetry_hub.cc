@@ -69,16 +69,17 @@ void TelemetryHub::demote(Entry& e, MetricSet groups, const std::string& why) {
   assign();
 }
 
-void TelemetryHub::track(const Target& t) {
+void TelemetryHub::track(const Target& t, const std::function<bool(const Collector&)>& which) {
   // Recorded after the loop: a collector taking over from one that fails here is reached by the
   // loop itself (it comes later in the order), not also by assign().
   for (size_t i = 0; i < entries_.size(); ++i) {
-    if (!feeds(i)) continue;
+    if (!feeds(i) || !which(*entries_[i].collector)) continue;
     if (auto ok = entries_[i].collector->track(t); !ok) {
       demote(entries_[i], entries_[i].collector->metrics(),
              "tracking " + t.name + ": " + ok.error().describe());
     }
   }
+  std::erase_if(targets_, [&](const Target& x) { return x.name == t.name; });
   targets_.push_back(t);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -23,7 +24,11 @@ class TelemetryHub {
   // Every collector that feeds a group follows the target (one that starts feeding later, after
   // a demotion, is given every target then). A collector that fails to track is demoted for
   // all its groups; the error is kept for `doctor`.
-  void track(const Target& t);
+  void track(const Target& t) { track(t, [](const Collector&) { return true; }); }
+  // Only the collectors `which` accepts (the rest are told later, with a later call): BPF
+  // collectors need only the cgroup id and can count from before the program runs, file-based
+  // ones need its directories. The latest Target given for a name is the one kept.
+  void track(const Target& t, const std::function<bool(const Collector&)>& which);
   void untrack(const Target& t);
 
   // One Sample per target, every group filled by its assigned collector (at_ns set here).

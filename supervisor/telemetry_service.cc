@@ -168,6 +168,11 @@ Result<void> TelemetryService::run_starting(const std::string& plugin, const Man
     }
     policed = true;
   }
+  // BPF counts from now on (its first socket, fork or exec); the others once the cgroup's
+  // directories exist (run_started).
+  hub_->track(t, [](const collectors::Collector& c) {
+    return c.source() == collectors::Source::kBpf;
+  });
   Run run{t, ThresholdMonitor(manifest.thresholds), {}, {}, policed, false, {}, 0, {}};
   if (policed) run.policy = policy_text(*manifest.isolation.net_policy);
   runs_.insert_or_assign(plugin, std::move(run));
@@ -188,7 +193,9 @@ void TelemetryService::run_started(const std::string& plugin, sandbox::Cgroup& c
     t.cpu_dir = cgroup.dir("cpu");
     t.pids_dir = cgroup.dir("pids");
   }
-  hub_->track(t);
+  hub_->track(t, [](const collectors::Collector& c) {
+    return c.source() != collectors::Source::kBpf;
+  });
   it->second.tracked = true;
 }
 
@@ -197,7 +204,7 @@ void TelemetryService::run_ended(const std::string& plugin) {
   if (it == runs_.end()) return;
   // Whatever the kernel reported about the run before it ended is attributed first.
   on_events();
-  if (it->second.tracked) hub_->untrack(it->second.target);
+  hub_->untrack(it->second.target);  // BPF collectors track from run_starting on
   if (it->second.policed && net_ != nullptr) {
     if (auto ok = net_->clear_policy(it->second.target.cgroup_id); !ok) {
       spdlog::warn("plugin {}: clearing its network allow-list: {}", plugin, ok.error().describe());
