@@ -1,7 +1,9 @@
-/* Shared by every Corral BPF program (never by userspace): includes, the license, and the
- * ring-buffer helper that counts what it could not reserve. */
+/* The includes every Corral BPF program starts with (never included by userspace). vmlinux.h
+ * comes first: libbpf's headers use its types. */
 #pragma once
+/* clang-format off */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+/* clang-format on */

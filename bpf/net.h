@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define CORRAL_NET_MAX_RULES 32   /* per list (connect, bind) of one cgroup */
+#define CORRAL_NET_MAX_RULES 32 /* per list (connect, bind) of one cgroup */
 #define CORRAL_NET_MAX_CGROUPS 4096
 
 /* net_rule.family */

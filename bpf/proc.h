@@ -14,11 +14,11 @@ struct corral_proc_stats {
   __u64 oncpu_ns;     /* sched_switch: the slice prev ran, from its switch-in on this CPU */
   __u64 runq_wait_ns; /* wakeup (or preemption) to switch-in */
   __u64 runq_waits;
-  __u64 runq_max_ns;  /* per CPU; the loader takes the maximum */
-  __u64 forks;        /* new processes (thread-group leaders), not threads */
+  __u64 runq_max_ns; /* per CPU; the loader takes the maximum */
+  __u64 forks;       /* new processes (thread-group leaders), not threads */
   __u64 execs;
-  __u64 exits;        /* processes: counted when the thread-group leader exits */
-  __u64 oom_kills;    /* victims in this cgroup */
+  __u64 exits;     /* processes: counted when the thread-group leader exits */
+  __u64 oom_kills; /* victims in this cgroup */
 };
 
 /* `tracked` (BPF_MAP_TYPE_HASH, cgroup id -> this): the filter, and where the task_file iterator

@@ -24,7 +24,9 @@ class TelemetryHub {
   // Every collector that feeds a group follows the target (one that starts feeding later, after
   // a demotion, is given every target then). A collector that fails to track is demoted for
   // all its groups; the error is kept for `doctor`.
-  void track(const Target& t) { track(t, [](const Collector&) { return true; }); }
+  void track(const Target& t) {
+    track(t, [](const Collector&) { return true; });
+  }
   // Only the collectors `which` accepts (the rest are told later, with a later call): BPF
   // collectors need only the cgroup id and can count from before the program runs, file-based
   // ones need its directories. The latest Target given for a name is the one kept.

@@ -200,9 +200,8 @@ int run(const std::string& cmd, const Options& o) {
           print_json(*st);
         } else {
           winsize ws{};
-          size_t width = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0
-                             ? ws.ws_col
-                             : 160;
+          size_t width =
+              ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 160;
           text = ctl::format_top(*list, *st, now_ms(), width);
         }
       }

@@ -138,7 +138,8 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
       } else if (*v == "off") {
         c.telemetry = DaemonConfig::TelemetryMode::kOff;
       } else {
-        r.problem("telemetry.mode", "must be \"auto\", \"fallback\" or \"off\", got \"" + *v + "\"");
+        r.problem("telemetry.mode",
+                  "must be \"auto\", \"fallback\" or \"off\", got \"" + *v + "\"");
       }
     }
     if (auto v = r.integer(*tm, "telemetry", "interval_ms", 10, 3600000)) {

@@ -43,7 +43,7 @@ Daemon::Daemon(DaemonConfig config) : config_(std::move(config)), signals_(io_),
 Daemon::~Daemon() {
   server_.reset();
   router_.reset();
-  plugins_.reset();  // every plugin's cgroup is gone after this
+  plugins_.reset();    // every plugin's cgroup is gone after this
   telemetry_.reset();  // its BPF programs detach from the parent cgroup before it goes
   if (cgroups_) {
     if (auto r = cgroups_->remove_parent(); !r) {
@@ -88,9 +88,9 @@ Result<void> Daemon::init() {
                      parent.error().describe());
       }
     }
-    telemetry_ = TelemetryService::create(
-        io_, config_.telemetry, std::chrono::milliseconds(config_.telemetry_interval_ms),
-        v2_parent);
+    telemetry_ = TelemetryService::create(io_, config_.telemetry,
+                                          std::chrono::milliseconds(config_.telemetry_interval_ms),
+                                          v2_parent);
   }
   plugins_ = std::make_unique<PluginManager>(
       io_, launcher_, SteadyClock::instance(), log_dir, cgroups_.get(),

@@ -182,8 +182,8 @@ void parse_isolation(TomlReader& r, const toml::table& t, Manifest& m) {
     } else if (*v == "host") {
       iso.host_network = true;
     } else {
-      r.problem("sandbox.network", "must be \"none\", \"host\" or { allow = [...] }, got \"" +
-                                       *v + "\"");
+      r.problem("sandbox.network",
+                "must be \"none\", \"host\" or { allow = [...] }, got \"" + *v + "\"");
     }
   }
   for (const char* key : {"ro_binds", "binds"}) {

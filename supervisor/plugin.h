@@ -31,8 +31,8 @@ namespace corral::supervisor {
 
 // What corrald gives every sandboxed plugin: an id range of its own and a state directory root.
 struct SandboxHost {
-  IdAllocator* ids = nullptr;  // null: plugins cannot be isolated (their launch says so)
-  std::string state_root;      // <state_dir>/plugins
+  IdAllocator* ids = nullptr;   // null: plugins cannot be isolated (their launch says so)
+  std::string state_root;       // <state_dir>/plugins
   RunObserver* runs = nullptr;  // told of each run's cgroup (telemetry, network allow-lists)
 };
 

@@ -19,9 +19,8 @@ namespace {
 
 // name and the protocol version each command appeared in; field numbers come from the schema.
 constexpr std::pair<const char*, uint32_t> kCommandVersions[] = {
-    {"hello", 1}, {"version", 1}, {"list", 1}, {"status", 1}, {"start", 1},
-    {"stop", 1},  {"restart", 1}, {"logs", 1}, {"doctor", 1}, {"run", 1},
-    {"stats", 1},
+    {"hello", 1},   {"version", 1}, {"list", 1},   {"status", 1}, {"start", 1}, {"stop", 1},
+    {"restart", 1}, {"logs", 1},    {"doctor", 1}, {"run", 1},    {"stats", 1},
 };
 
 }  // namespace
@@ -215,8 +214,8 @@ void Router::stats(const v1::StatsRequest& r, v1::Response& resp) {
     std::string why = p->running() ? "its first sample comes within " +
                                          std::to_string(telemetry_->interval().count()) + " ms"
                                    : "it is not running";
-    proto::set_error(resp, Error{Code::kFailedPrecondition, 0,
-                                 "no telemetry for '" + r.name() + "': " + why});
+    proto::set_error(
+        resp, Error{Code::kFailedPrecondition, 0, "no telemetry for '" + r.name() + "': " + why});
     return;
   }
   proto::set_ok(resp);

@@ -170,9 +170,8 @@ Result<void> TelemetryService::run_starting(const std::string& plugin, const Man
   }
   // BPF counts from now on (its first socket, fork or exec); the others once the cgroup's
   // directories exist (run_started).
-  hub_->track(t, [](const collectors::Collector& c) {
-    return c.source() == collectors::Source::kBpf;
-  });
+  hub_->track(
+      t, [](const collectors::Collector& c) { return c.source() == collectors::Source::kBpf; });
   Run run{t, ThresholdMonitor(manifest.thresholds), {}, {}, policed, false, {}, 0, {}};
   if (policed) run.policy = policy_text(*manifest.isolation.net_policy);
   runs_.insert_or_assign(plugin, std::move(run));
@@ -193,9 +192,8 @@ void TelemetryService::run_started(const std::string& plugin, sandbox::Cgroup& c
     t.cpu_dir = cgroup.dir("cpu");
     t.pids_dir = cgroup.dir("pids");
   }
-  hub_->track(t, [](const collectors::Collector& c) {
-    return c.source() != collectors::Source::kBpf;
-  });
+  hub_->track(
+      t, [](const collectors::Collector& c) { return c.source() != collectors::Source::kBpf; });
   it->second.tracked = true;
 }
 

@@ -31,7 +31,7 @@ namespace corral::supervisor {
 struct TelemetryEvent {
   uint64_t seq = 0;
   int64_t at_unix_ms = 0;
-  int64_t at_ns = 0;  // CLOCK_MONOTONIC, when the kernel (or the sample) saw it
+  int64_t at_ns = 0;        // CLOCK_MONOTONIC, when the kernel (or the sample) saw it
   int64_t recorded_ns = 0;  // CLOCK_MONOTONIC, when corrald recorded it
   std::string plugin;
   Violation violation;
