@@ -84,6 +84,30 @@ struct BpfProcCollector::State {
 
 namespace {
 
+// Whether thread `tid` is running (state R) and last ran on `cpu`, per /proc/<tid>/stat.
+bool running_on(uint32_t tid, size_t cpu) {
+  auto stat = read_file("/proc/" + std::to_string(tid) + "/stat", 4096);
+  if (!stat) return false;  // gone
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos) return false;
+  // After "pid (comm)": field 3 (state) is token 0, field 39 (processor) token 36.
+  std::string_view rest(*stat);
+  rest.remove_prefix(close + 1);
+  size_t token = 0;
+  char state = 0;
+  while (!rest.empty()) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    size_t end = rest.find(' ');
+    std::string_view field = rest.substr(0, end);
+    if (token == 0) state = field.empty() ? 0 : field.front();
+    if (token == 36) return state == 'R' && field == std::to_string(cpu);
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end);
+    ++token;
+  }
+  return false;
+}
+
 int64_t monotonic_ns() {
   timespec ts{};
   if (::clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
@@ -289,17 +313,15 @@ Result<void> BpfProcCollector::sample(std::span<const Target* const> targets,
     }
     const auto now = static_cast<uint64_t>(monotonic_ns());
     // A switch-out the kernel did not run our program for (it skips a program that would
-    // recurse, e.g. while another BPF program runs on that CPU) leaves a stale slot: a task is
-    // counted on one CPU only, its newest slot, and a cgroup's time never goes back.
-    std::unordered_map<uint32_t, const corral_proc_oncpu*> newest;
-    for (const corral_proc_oncpu& slot : slots) {
+    // recurse, e.g. while another BPF program runs on that CPU) leaves a stale slot. A slot is
+    // credited only while the kernel says its task runs on that CPU (/proc/<tid>/stat: state R,
+    // last CPU), and a cgroup's time never goes back.
+    for (size_t cpu = 0; cpu < slots.size(); ++cpu) {
+      const corral_proc_oncpu& slot = slots[cpu];
       if (slot.since_ns == 0 || slot.since_ns >= now) continue;
-      auto [it, fresh] = newest.emplace(slot.pid, &slot);
-      if (!fresh && it->second->since_ns < slot.since_ns) it->second = &slot;
-    }
-    for (const auto& [pid, slot] : newest) {
-      auto it = sums.find(slot->cgroup_id);
-      if (it != sums.end()) it->second.oncpu_ns += now - slot->since_ns;
+      auto it = sums.find(slot.cgroup_id);
+      if (it == sums.end() || !running_on(slot.pid, cpu)) continue;
+      it->second.oncpu_ns += now - slot.since_ns;
     }
     for (auto& [id, sum] : sums) {
       uint64_t& reported = s_->oncpu_reported[id];
