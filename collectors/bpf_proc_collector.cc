@@ -108,12 +108,6 @@ bool running_on(uint32_t tid, size_t cpu) {
   return false;
 }
 
-int64_t monotonic_ns() {
-  timespec ts{};
-  if (::clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 bpf::Flavor parse_flavor(std::string_view s) {
   if (s == "raw_tp") return bpf::Flavor::kRawTp;
   if (s == "tracepoint") return bpf::Flavor::kTracepoint;

@@ -62,10 +62,4 @@ Result<uint64_t> target_tasks(const Target& t) {
   return parsers::pid_list(*text).size();
 }
 
-int64_t monotonic_ns() {
-  timespec ts{};
-  (void)::clock_gettime(CLOCK_MONOTONIC, &ts);  // cannot fail for CLOCK_MONOTONIC
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 }  // namespace corral::collectors

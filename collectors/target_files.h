@@ -30,7 +30,4 @@ namespace corral::collectors {
 // cgroup.threads (cgroup2 node) or tasks (v1).
 [[nodiscard]] Result<uint64_t> target_tasks(const Target& t);
 
-// CLOCK_MONOTONIC now, in ns.
-[[nodiscard]] int64_t monotonic_ns();
-
 }  // namespace corral::collectors

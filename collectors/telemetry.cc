@@ -68,15 +68,19 @@ std::string_view event_kind_name(EventKind k) {
   return "unknown";
 }
 
+int64_t monotonic_ns() {
+  timespec ts{};
+  (void)::clock_gettime(CLOCK_MONOTONIC, &ts);  // cannot fail for CLOCK_MONOTONIC
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 std::optional<Event> lost_since(uint64_t total, uint64_t& reported, Source source,
                                 std::string detail) {
   if (total <= reported) return std::nullopt;
-  timespec ts{};
-  (void)::clock_gettime(CLOCK_MONOTONIC, &ts);  // cannot fail for CLOCK_MONOTONIC
   Event e;
   e.kind = EventKind::kLost;
   e.source = source;
-  e.at_ns = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  e.at_ns = monotonic_ns();
   e.value = total - reported;
   e.detail = std::move(detail);
   reported = total;

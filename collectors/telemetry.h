@@ -168,6 +168,9 @@ enum class EventKind : uint8_t {
 };
 [[nodiscard]] std::string_view event_kind_name(EventKind k);  // "oom_kill", ...
 
+// CLOCK_MONOTONIC now, in ns: the clock of every at_ns here (and of bpf_ktime_get_ns()).
+[[nodiscard]] int64_t monotonic_ns();
+
 struct Event {
   EventKind kind = EventKind::kLost;
   Source source = Source::kNone;

@@ -1,20 +1,9 @@
 #include "collectors/telemetry_hub.h"
 
 #include <algorithm>
-#include <ctime>
 #include <optional>
 
 namespace corral::collectors {
-
-namespace {
-
-int64_t monotonic_ns() {
-  timespec ts{};
-  (void)::clock_gettime(CLOCK_MONOTONIC, &ts);  // cannot fail for CLOCK_MONOTONIC
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 void TelemetryHub::add(std::unique_ptr<Collector> c) {
   entries_.push_back(Entry{std::move(c), {}});

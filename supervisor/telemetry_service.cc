@@ -19,6 +19,7 @@ namespace {
 
 namespace asio = boost::asio;
 using collectors::Metric;
+using collectors::monotonic_ns;
 using collectors::Sample;
 
 constexpr size_t kEventLog = 1024;  // corrald-wide
@@ -28,12 +29,6 @@ int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-int64_t monotonic_ns() {
-  timespec ts{};
-  (void)::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 // The wall-clock time of a CLOCK_MONOTONIC instant.
@@ -174,6 +169,9 @@ Result<void> TelemetryService::run_starting(const std::string& plugin, const Man
       t, [](const collectors::Collector& c) { return c.source() == collectors::Source::kBpf; });
   Run run{t, ThresholdMonitor(manifest.thresholds), {}, {}, policed, false, {}, 0, {}};
   if (policed) run.policy = policy_text(*manifest.isolation.net_policy);
+  if (auto old = runs_.find(plugin); old != runs_.end())
+    by_cgroup_.erase(old->second.target.cgroup_id);
+  if (t.cgroup_id != 0) by_cgroup_.insert_or_assign(t.cgroup_id, plugin);
   runs_.insert_or_assign(plugin, std::move(run));
   if (policed) {
     spdlog::info("plugin {}: network {}", plugin, policy_text(*manifest.isolation.net_policy));
@@ -208,6 +206,7 @@ void TelemetryService::run_ended(const std::string& plugin) {
       spdlog::warn("plugin {}: clearing its network allow-list: {}", plugin, ok.error().describe());
     }
   }
+  by_cgroup_.erase(it->second.target.cgroup_id);
   runs_.erase(it);
 }
 
@@ -269,14 +268,12 @@ TelemetryService::Run* TelemetryService::find_by_cgroup(uint64_t id, const std::
     }
     return nullptr;
   }
-  if (id == 0) return nullptr;
-  for (auto& [name, run] : runs_) {
-    if (run.target.cgroup_id == id) {
-      *plugin = name;
-      return &run;
-    }
-  }
-  return nullptr;
+  auto named = by_cgroup_.find(id);
+  if (named == by_cgroup_.end()) return nullptr;
+  auto it = runs_.find(named->second);
+  if (it == runs_.end()) return nullptr;
+  *plugin = it->first;
+  return &it->second;
 }
 
 void TelemetryService::on_events() {
@@ -289,10 +286,12 @@ void TelemetryService::on_events() {
     }
     std::string plugin;
     Run* run = find_by_cgroup(e.cgroup_id, e.target, &plugin);
-    spdlog::debug("telemetry: event {} from {} cgroup {} target '{}' pid {} value {} {}: {}",
-                  collectors::event_kind_name(e.kind), collectors::source_name(e.source),
-                  e.cgroup_id, e.target, e.pid, e.value, e.detail,
-                  run != nullptr ? plugin : std::string("no run of ours"));
+    if (spdlog::should_log(spdlog::level::debug)) {  // a fork storm is thousands of events
+      spdlog::debug("telemetry: event {} from {} cgroup {} target '{}' pid {} value {} {}: {}",
+                    collectors::event_kind_name(e.kind), collectors::source_name(e.source),
+                    e.cgroup_id, e.target, e.pid, e.value, e.detail,
+                    run != nullptr ? plugin : std::string("no run of ours"));
+    }
     if (run == nullptr) {
       ++unattributed_;
       continue;
@@ -433,6 +432,7 @@ void TelemetryService::fill_doctor(v1::DoctorResponse& out) const {
   }
   active["telemetry.interval_ms"] = std::to_string(interval_.count());
   active["telemetry.lost_events"] = std::to_string(hub_->lost_events());
+  active["telemetry.unattributed_events"] = std::to_string(unattributed_);
   active["network allow-lists"] =
       net_ != nullptr ? "cgroup BPF (connect, sendmsg, bind)" : "unavailable";
   for (const auto* c : hub_->collectors()) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -98,7 +99,8 @@ class TelemetryService final : public RunObserver {
   boost::asio::steady_timer timer_;
   std::vector<std::unique_ptr<boost::asio::posix::stream_descriptor>> event_watches_;
   std::map<std::string, Run, std::less<>> runs_;
-  std::deque<TelemetryEvent> events_;  // the last kEventLog, every plugin
+  std::unordered_map<uint64_t, std::string> by_cgroup_;  // v2 cgroup id -> the run's plugin
+  std::deque<TelemetryEvent> events_;                    // the last kEventLog, every plugin
   std::vector<Listener> listeners_;
   uint64_t seq_ = 0;
   uint64_t unattributed_ = 0;  // events whose cgroup is no run of ours (a run just ended)

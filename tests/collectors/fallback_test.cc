@@ -60,9 +60,7 @@ class Fallback : public ::testing::Test {
     backend_ = std::move(*b);
   }
   void TearDown() override {
-    workloads_.clear();
-    for (auto& cg : cgroups_) EXPECT_TRUE(cg->remove(5s).has_value());
-    cgroups_.clear();
+    runs_.clear();
     if (backend_) {
       EXPECT_TRUE(backend_->remove_parent().has_value());
     }
@@ -70,24 +68,14 @@ class Fallback : public ::testing::Test {
 
   // A cgroup of this test and its Target (as corrald fills it from a sandbox::Cgroup).
   Target make_target(const std::string& name, const sandbox::CgroupLimits& limits = {}) {
-    auto cg = backend_->create(name, limits);
-    if (!cg) {
-      ADD_FAILURE() << cg.error().describe();
-      return {};
-    }
-    Target t = testing::target_of(name, **cg, limits);
-    cgroup_by_name_[name] = cg->get();
-    cgroups_.push_back(std::move(*cg));
-    return t;
+    return runs_.make_target(*backend_, name, limits);
   }
-  sandbox::Cgroup* cgroup(const Target& t) { return cgroup_by_name_[t.name]; }
+  sandbox::Cgroup* cgroup(const Target& t) { return runs_.cgroup(t); }
 
   // Starts tc_workload in t's cgroup and waits for `until` ("ready\n" unless told).
   Workload& launch(const Target& t, std::vector<std::string> args,
                    const std::string& until = "ready\n") {
-    workloads_.push_back(
-        testing::launch_workload(launcher_, cgroup(t), std::move(args), until, 20s));
-    return workloads_.back();
+    return runs_.launch(t, std::move(args), until, 20s);
   }
 
   Sample sample(Collector& c, const Target& t, MetricSet which) {
@@ -101,10 +89,7 @@ class Fallback : public ::testing::Test {
 
   sandbox::CgroupLayout layout_;
   std::unique_ptr<sandbox::CgroupBackend> backend_;
-  std::vector<std::unique_ptr<sandbox::Cgroup>> cgroups_;
-  std::map<std::string, sandbox::Cgroup*> cgroup_by_name_;
-  std::deque<Workload> workloads_;
-  sandbox::DirectLauncher launcher_;
+  testing::TestRuns runs_;
 };
 
 std::unique_ptr<CgroupfsCollector> cgroupfs() {
@@ -222,7 +207,7 @@ TEST_F(Fallback, FdsCountIsBaselinePlus100) {
   EXPECT_GE(b.fds.open, 3u);  // stdin, stdout, stderr
   EXPECT_EQ(h.fds.open, b.fds.open + 100);
   // Both counting methods agree where both work.
-  pid_t pid = workloads_.back().proc.pid();
+  pid_t pid = runs_.last().proc.pid();
   auto listed = count_fds(pid, FdCounting::kGetdents);
   ASSERT_TRUE(listed.has_value());
   EXPECT_EQ(listed->value_or(0), h.fds.open);
@@ -381,7 +366,7 @@ TEST_F(Fallback, ProcConnectorCountsForksExecsExits) {
   Target t = make_target("forks");
   launch(t, {"sleep", "300", "fork", "50", "exec", "5"}, "");
   ASSERT_TRUE((*pc)->track(t).has_value());
-  Workload& w = workloads_.back();
+  Workload& w = runs_.last();
   w.printed = read_until(w.out.get(), "ready\n", 20s);
   ASSERT_NE(w.printed.find("ready"), std::string::npos) << w.printed;
   std::this_thread::sleep_for(50ms);  // the last exit's message

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,5 +65,48 @@ inline Workload launch_workload(sandbox::Launcher& launcher, sandbox::Cgroup* cg
   wait_for(w, until, deadline);
   return w;
 }
+
+// The cgroups of one test and the workloads running in them. clear() ends the workloads, then
+// removes every cgroup (killing what is left), failing the test if one cannot be removed.
+class TestRuns {
+ public:
+  ~TestRuns() { clear(); }
+
+  // A cgroup made by `backend` under its parent, and its Target.
+  Target make_target(sandbox::CgroupBackend& backend, const std::string& name,
+                     const sandbox::CgroupLimits& limits = {}) {
+    auto cg = backend.create(name, limits);
+    if (!cg) {
+      ADD_FAILURE() << cg.error().describe();
+      return {};
+    }
+    Target t = target_of(name, **cg, limits);
+    by_name_[name] = cg->get();
+    cgroups_.push_back(std::move(*cg));
+    return t;
+  }
+  sandbox::Cgroup* cgroup(const Target& t) { return by_name_[t.name]; }
+
+  // Starts tc_workload ARGS in t's cgroup and waits for `until`.
+  Workload& launch(const Target& t, std::vector<std::string> args, const std::string& until,
+                   std::chrono::milliseconds deadline) {
+    workloads_.push_back(launch_workload(launcher_, cgroup(t), std::move(args), until, deadline));
+    return workloads_.back();
+  }
+  [[nodiscard]] Workload& last() { return workloads_.back(); }
+
+  void clear() {
+    workloads_.clear();
+    for (auto& cg : cgroups_) EXPECT_TRUE(cg->remove(std::chrono::seconds(5)).has_value());
+    cgroups_.clear();
+    by_name_.clear();
+  }
+
+ private:
+  std::vector<std::unique_ptr<sandbox::Cgroup>> cgroups_;
+  std::map<std::string, sandbox::Cgroup*> by_name_;
+  std::deque<Workload> workloads_;
+  sandbox::DirectLauncher launcher_;
+};
 
 }  // namespace corral::collectors::testing

@@ -91,6 +91,11 @@ TEST_F(Corralctl, DoctorReportsTheHostAsCorraldSeesIt) {
   EXPECT_FALSE(d.cgroup_mode().empty());
   EXPECT_GE(d.checks_size(), 9);
   EXPECT_EQ(d.active().at("launcher"), "direct");
+  // Telemetry's counters of what it could not deliver or attribute are there, as numbers.
+  for (const char* key : {"telemetry.lost_events", "telemetry.unattributed_events"}) {
+    ASSERT_TRUE(d.active().contains(key)) << key;
+    EXPECT_THAT(d.active().at(key), ::testing::MatchesRegex("[0-9]+")) << key;
+  }
 }
 
 TEST_F(Corralctl, JsonOutputIsMachineReadable) {
