@@ -115,8 +115,12 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
   if (s) {
     __u32 pid = BPF_CORE_READ(prev, pid);
     struct corral_proc_oncpu *slot = bpf_map_lookup_elem(&oncpu, &zero);
-    if (slot && slot->pid == pid && slot->since_ns != 0 && now > slot->since_ns) {
-      s->oncpu_ns += now - slot->since_ns;
+    /* The slice's length as the scheduler charged it (se.sum_exec_runtime is brought up to date
+     * before this tracepoint), not wall time: time the hypervisor stole from this vCPU is not
+     * the task's, and cpuacct/cpu.stat leave it out too. */
+    if (slot && slot->pid == pid && slot->since_ns != 0) {
+      __u64 runtime = BPF_CORE_READ(prev, se.sum_exec_runtime);
+      if (runtime > slot->runtime_ns) s->oncpu_ns += runtime - slot->runtime_ns;
       slot->since_ns = 0;
     }
     /* Preempted and still runnable: it waits in the run queue again from now. */
@@ -130,6 +134,7 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
       slot->pid = pid;
       slot->cgroup_id = cgid;
       slot->since_ns = now;
+      slot->runtime_ns = BPF_CORE_READ(next, se.sum_exec_runtime);
     }
     __u64 *since = bpf_map_lookup_elem(&queued, &pid);
     if (since) {

@@ -28,10 +28,12 @@ struct corral_proc_tracked {
   __u64 fds;
 };
 
-/* `oncpu` (BPF_MAP_TYPE_PERCPU_ARRAY, one entry): the tracked task this CPU switched to and when
- * (since_ns 0: none). The loader adds running slices to oncpu_ns at sample time. */
+/* `oncpu` (BPF_MAP_TYPE_PERCPU_ARRAY, one entry): the tracked task this CPU switched to, when
+ * (since_ns 0: none) and its se.sum_exec_runtime then. The loader adds running slices to
+ * oncpu_ns at sample time. */
 struct corral_proc_oncpu {
   __u64 since_ns;
+  __u64 runtime_ns;
   __u64 cgroup_id;
   __u32 pid;
   __u32 pad;

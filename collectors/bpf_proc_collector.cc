@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "common/files.h"
@@ -54,7 +56,7 @@ std::vector<std::pair<std::string, std::string>> BpfProcCollector::describe() co
 static_assert(sizeof(corral_proc_stats) == 64);
 static_assert(sizeof(corral_proc_tracked) == 16);
 static_assert(sizeof(corral_proc_event) == 48);
-static_assert(sizeof(corral_proc_oncpu) == 24);
+static_assert(sizeof(corral_proc_oncpu) == 32);
 
 using bpf::ProcHook;
 
@@ -106,6 +108,18 @@ bool running_on(uint32_t tid, size_t cpu) {
     ++token;
   }
   return false;
+}
+
+// Thread `tid`'s se.sum_exec_runtime per /proc/<tid>/schedstat (brought up to date at every
+// scheduler tick while it runs), or nothing when it is gone.
+std::optional<uint64_t> runtime_of(uint32_t tid) {
+  auto text = read_file("/proc/" + std::to_string(tid) + "/schedstat", 256);
+  if (!text) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text->c_str(), &end, 10);
+  if (errno != 0 || end == text->c_str()) return std::nullopt;
+  return static_cast<uint64_t>(v);
 }
 
 bpf::Flavor parse_flavor(std::string_view s) {
@@ -305,17 +319,19 @@ Result<void> BpfProcCollector::sample(std::span<const Target* const> targets,
     if (bpf_map_lookup_elem(bpf_map__fd(s_->skel()->maps.oncpu), &zero, slots.data()) != 0) {
       return sys_error("bpf-proc: reading `oncpu`");
     }
-    const auto now = static_cast<uint64_t>(monotonic_ns());
+    // A running slice is what the scheduler has charged the task since it switched in (its
+    // schedstat runtime, which lags by at most one tick), like the slices BPF closes.
     // A switch-out the kernel did not run our program for (it skips a program that would
     // recurse, e.g. while another BPF program runs on that CPU) leaves a stale slot. A slot is
     // credited only while the kernel says its task runs on that CPU (/proc/<tid>/stat: state R,
     // last CPU), and a cgroup's time never goes back.
     for (size_t cpu = 0; cpu < slots.size(); ++cpu) {
       const corral_proc_oncpu& slot = slots[cpu];
-      if (slot.since_ns == 0 || slot.since_ns >= now) continue;
+      if (slot.since_ns == 0) continue;
       auto it = sums.find(slot.cgroup_id);
       if (it == sums.end() || !running_on(slot.pid, cpu)) continue;
-      it->second.oncpu_ns += now - slot.since_ns;
+      std::optional<uint64_t> runtime = runtime_of(slot.pid);
+      if (runtime && *runtime > slot.runtime_ns) it->second.oncpu_ns += *runtime - slot.runtime_ns;
     }
     for (auto& [id, sum] : sums) {
       uint64_t& reported = s_->oncpu_reported[id];
