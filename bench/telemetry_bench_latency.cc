@@ -10,8 +10,9 @@
 //     second, on a thread of its own, free-running (each kill at a random phase of it).
 // (b) Threshold crossing -> violation. `tc_workload sleep 200 fds 600` against fds warning 500;
 //     from the moment the bench reads the "fds 600" line to the ThresholdMonitor violation over
-//     TelemetryHub samples every 1000, 100 and 10 ms (the first sample at a random phase), for
-//     the BPF line-up and the fallback one; then the CPU cost of one sample call.
+//     TelemetryHub samples every 1000, 100 and 10 ms (the first sample at a random phase), and
+//     every 5 ms of only what corrald's watch reads, for the BPF line-up and the fallback one;
+//     then the CPU cost of one sample call and of one watch pass.
 #include <signal.h>
 #include <sys/epoll.h>
 
@@ -196,6 +197,11 @@ void oom_latency(int n) {
   report_ms("  (oom-watcher: its own at_ns -> in hand)", watcher_own_ms);
 }
 
+// What corrald's watch reads for a plugin with fds, sockets, memory and forks thresholds.
+constexpr collectors::MetricSet kWatchGroups{collectors::Metric::kFds, collectors::Metric::kSockets,
+                                             collectors::Metric::kMemory,
+                                             collectors::Metric::kProcesses};
+
 struct Interval {
   int ms;
   std::vector<double> latency_ms;
@@ -204,7 +210,8 @@ struct Interval {
 // One crossing: launch, sample every `interval` ms from a random phase, until the violation.
 double one_crossing(collectors::TelemetryHub& hub, CgroupEnv& env,
                     sandbox::DirectLauncher& launcher, const std::string& workload,
-                    const std::string& name, int interval, std::mt19937& rng) {
+                    const std::string& name, int interval, std::mt19937& rng,
+                    collectors::MetricSet groups) {
   supervisor::ThresholdSettings settings;
   settings[supervisor::ThresholdMetric::kFds].warning = 500;
   supervisor::ThresholdMonitor monitor(settings);
@@ -232,7 +239,7 @@ double one_crossing(collectors::TelemetryHub& hub, CgroupEnv& env,
     }
     while (now_ns() < next) {  // the last millisecond, so 10 ms ticks stay on time
     }
-    auto s = hub.sample(targets);
+    auto s = hub.sample(targets, groups);
     for (const auto& v : monitor.on_sample(prev ? &*prev : nullptr, s[0])) {
       if (v.metric == "fds" && !v.cleared) violation_ns = now_ns();
     }
@@ -251,7 +258,8 @@ double one_crossing(collectors::TelemetryHub& hub, CgroupEnv& env,
 
 // CPU and wall time of TelemetryHub::sample for one target with 600 open fds.
 void sample_cost(collectors::TelemetryHub& hub, CgroupEnv& env, sandbox::DirectLauncher& launcher,
-                 const std::string& workload, const char* label) {
+                 const std::string& workload, const char* label,
+                 collectors::MetricSet groups = collectors::MetricSet::all()) {
   sandbox::CgroupLimits limits;
   limits.memory_max = 256ull << 20;
   limits.pids_max = 64;
@@ -262,10 +270,10 @@ void sample_cost(collectors::TelemetryHub& hub, CgroupEnv& env, sandbox::DirectL
   std::string printed;
   if (!read_until(w.out.get(), printed, "ready\n", 10000)) fail("cost workload: " + printed);
   const collectors::Target* targets[] = {&t};
-  for (int i = 0; i < 50; ++i) (void)hub.sample(targets);
+  for (int i = 0; i < 50; ++i) (void)hub.sample(targets, groups);
   constexpr int kCalls = 2000;
   int64_t cpu0 = thread_cpu_ns(), wall0 = now_ns();
-  for (int i = 0; i < kCalls; ++i) (void)hub.sample(targets);
+  for (int i = 0; i < kCalls; ++i) (void)hub.sample(targets, groups);
   double cpu = static_cast<double>(thread_cpu_ns() - cpu0) / kCalls;
   double wall = static_cast<double>(now_ns() - wall0) / kCalls;
   std::printf("  %-34s %8.0f ns CPU, %8.0f ns wall per sample call (1 target, %d calls)\n", label,
@@ -287,8 +295,10 @@ void threshold_latency(int n) {
     collectors::TelemetryHub* hub;
     std::vector<Interval> intervals;
   };
-  std::vector<Line> lines = {{"BPF line-up", bpf_hub.get(), {{1000, {}}, {100, {}}, {10, {}}}},
-                             {"fallback", fb_hub.get(), {{1000, {}}, {100, {}}, {10, {}}}}};
+  // 5 ms: corrald's watch (telemetry.watch_interval_ms), which samples the same way.
+  std::vector<Line> lines = {
+      {"BPF line-up", bpf_hub.get(), {{1000, {}}, {100, {}}, {10, {}}, {5, {}}}},
+      {"fallback", fb_hub.get(), {{1000, {}}, {100, {}}, {10, {}}, {5, {}}}}};
   std::printf(
       "threshold crossing -> violation: tc_workload sleep 200 fds 600, fds warning 500, "
       "%d crossings per interval, interleaved\n  fds from: %s (BPF line-up), %s "
@@ -300,7 +310,9 @@ void threshold_latency(int n) {
     for (auto& line : lines) {
       for (auto& iv : line.intervals) {
         std::string name = "thr-" + std::to_string(i) + "-" + std::to_string(iv.ms);
-        iv.latency_ms.push_back(one_crossing(*line.hub, env, launcher, workload, name, iv.ms, rng));
+        iv.latency_ms.push_back(
+            one_crossing(*line.hub, env, launcher, workload, name, iv.ms, rng,
+                         iv.ms == 5 ? kWatchGroups : collectors::MetricSet::all()));
       }
     }
   }
@@ -313,6 +325,8 @@ void threshold_latency(int n) {
   }
   sample_cost(*bpf_hub, env, launcher, workload, "TelemetryHub::sample, BPF line-up");
   sample_cost(*fb_hub, env, launcher, workload, "TelemetryHub::sample, fallback");
+  sample_cost(*bpf_hub, env, launcher, workload, "watch pass, BPF line-up", kWatchGroups);
+  sample_cost(*fb_hub, env, launcher, workload, "watch pass, fallback", kWatchGroups);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // under /tmp, a cgroup parent of its own) with N sandboxed `/bin/sleep 3600` plugins sampled
 // once a second. Once all N run and a settling pause has passed, corrald's CPU (utime + stime
 // from /proc/<pid>/stat) over S seconds and its VmRSS; the same with [telemetry] mode "off"
-// (the peer) and "fallback". corrald is stopped with SIGTERM and must leave no cgroup behind.
+// (the peer) and "fallback", and with every plugin given fds, sockets, memory_percent and
+// forks_per_second thresholds (read by the 5 ms watch as well). corrald is stopped with SIGTERM
+// and must leave no cgroup behind.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -108,7 +110,7 @@ void remove_leftovers(std::vector<std::string> dirs) {
 
 class Corrald {
  public:
-  Corrald(const std::string& mode, int plugins, const std::string& parent) {
+  Corrald(const std::string& mode, int plugins, const std::string& parent, bool thresholds) {
     char tmpl[] = "/tmp/corral-tbench.XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) fail("mkdtemp");
     dir_ = tmpl;
@@ -120,7 +122,10 @@ class Corrald {
       char name[16];
       std::snprintf(name, sizeof name, "s%03d", i);
       std::ofstream(dir_ + "/plugins/" + name + ".toml")
-          << "name = \"" << name << "\"\nexec = \"/bin/sleep\"\nargs = [\"3600\"]\n";
+          << "name = \"" << name << "\"\nexec = \"/bin/sleep\"\nargs = [\"3600\"]\n"
+          << (thresholds ? "[resources]\nmemory_max = \"64M\"\n[thresholds]\nfds = 500\n"
+                           "sockets = 100\nmemory_percent = 80\nforks_per_second = 50\n"
+                         : "");
     }
     socket_ = dir_ + "/run/control.sock";
     std::string bin = std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald";
@@ -206,14 +211,14 @@ class Corrald {
   int status_ = -1;
 };
 
-Usage measure(const std::string& mode, int plugins, int seconds,
+Usage measure(const std::string& mode, bool thresholds, int plugins, int seconds,
               const sandbox::CgroupLayout& layout, int round) {
   std::string parent = "corral-tbench-" + std::to_string(::getpid()) + "-scale-" + mode + "-" +
                        std::to_string(round);
   Usage u;
   {
     int64_t t0 = now_ns();
-    Corrald d(mode, plugins, parent);
+    Corrald d(mode, plugins, parent, thresholds);
     int up = -1;
     for (int64_t end = now_ns() + 180'000'000'000; now_ns() < end;) {
       check_interrupted();
@@ -269,16 +274,22 @@ int run_scale(int plugins, int seconds) {
       "corrald with %d sandboxed /bin/sleep plugins, sampled every 1000 ms: CPU over %d s "
       "after all run (+5 s), VmRSS at the end\n",
       plugins, seconds);
-  const char* modes[] = {"auto", "off", "fallback"};
+  struct Line {
+    const char* mode;
+    bool thresholds;
+  };
+  const Line lines[] = {
+      {"auto", false}, {"auto", true}, {"off", false}, {"fallback", false}, {"fallback", true}};
   int round = 0;
-  for (const char* mode : modes) {
-    Usage u = measure(mode, plugins, seconds, *layout, round++);
+  for (const Line& line : lines) {
+    Usage u = measure(line.mode, line.thresholds, plugins, seconds, *layout, round++);
     std::printf(
-        "  [telemetry] mode = %-10s  CPU %6.2f%% of one CPU (utime+stime; schedstat "
+        "  [telemetry] mode = %-10s %-22s CPU %6.2f%% of one CPU (utime+stime; schedstat "
         "%6.3f%%)  RSS %6.1f MiB  (all running after %.1f s; stopped cleanly, no cgroup "
         "left: %s)\n",
-        (std::string("\"") + mode + "\"").c_str(), u.cpu_percent, u.oncpu_percent, u.rss_mib,
-        u.startup_s, u.clean ? "yes" : "NO");
+        (std::string("\"") + line.mode + "\"").c_str(),
+        line.thresholds ? "+ thresholds, 5 ms watch" : "", u.cpu_percent, u.oncpu_percent,
+        u.rss_mib, u.startup_s, u.clean ? "yes" : "NO");
   }
   return 0;
 }

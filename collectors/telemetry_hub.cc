@@ -78,7 +78,7 @@ void TelemetryHub::untrack(const Target& t) {
   for (auto& e : entries_) e.collector->untrack(t);
 }
 
-std::vector<Sample> TelemetryHub::sample(std::span<const Target* const> targets) {
+std::vector<Sample> TelemetryHub::sample(std::span<const Target* const> targets, MetricSet wanted) {
   std::vector<Sample> out(targets.size());
   int64_t now = monotonic_ns();
   std::vector<Sample*> ptrs;
@@ -90,7 +90,7 @@ std::vector<Sample> TelemetryHub::sample(std::span<const Target* const> targets)
   if (targets.empty()) return out;
   // Each pass asks every feeder for its groups; a failure reassigns them and we go again, until
   // nothing fails (each pass demotes at least one group, so this ends).
-  MetricSet pending = MetricSet::all();
+  MetricSet pending = wanted;
   for (size_t pass = 0; pass <= kMetricCount && !pending.empty(); ++pass) {
     MetricSet failed;
     for (size_t i = 0; i < entries_.size(); ++i) {

@@ -33,10 +33,11 @@ class TelemetryHub {
   void track(const Target& t, const std::function<bool(const Collector&)>& which);
   void untrack(const Target& t);
 
-  // One Sample per target, every group filled by its assigned collector (at_ns set here).
-  // Groups whose collector fails fall back to the next collector that provides them, from
-  // then on; the failure is kept in problems().
-  [[nodiscard]] std::vector<Sample> sample(std::span<const Target* const> targets);
+  // One Sample per target, every group in `which` filled by its assigned collector (at_ns set
+  // here; only those collectors are asked). Groups whose collector fails fall back to the next
+  // collector that provides them, from then on; the failure is kept in problems().
+  [[nodiscard]] std::vector<Sample> sample(std::span<const Target* const> targets,
+                                           MetricSet which = MetricSet::all());
 
   // Per metric group: the collector feeding it, or nullptr.
   [[nodiscard]] const Collector* feeder(Metric m) const;

@@ -129,7 +129,7 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     }
   }
   if (const toml::table* tm = r.table(*doc, "telemetry")) {
-    r.reject_unknown(*tm, "telemetry", {"mode", "interval_ms"});
+    r.reject_unknown(*tm, "telemetry", {"mode", "interval_ms", "watch_interval_ms"});
     if (auto v = r.string(*tm, "telemetry", "mode")) {
       if (*v == "auto") {
         c.telemetry = DaemonConfig::TelemetryMode::kAuto;
@@ -144,6 +144,9 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     }
     if (auto v = r.integer(*tm, "telemetry", "interval_ms", 10, 3600000)) {
       c.telemetry_interval_ms = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*tm, "telemetry", "watch_interval_ms", 0, 1000)) {
+      c.telemetry_watch_interval_ms = static_cast<uint32_t>(*v);
     }
   }
   if (!r.ok()) return std::unexpected(r.error());

@@ -41,6 +41,9 @@ struct DaemonConfig {
   enum class TelemetryMode { kAuto, kFallback, kOff };
   TelemetryMode telemetry = TelemetryMode::kAuto;
   uint32_t telemetry_interval_ms = 1000;
+  // Plugins with a level threshold (fds, sockets, memory_percent, forks_per_second) have those
+  // metrics read this often as well, so a crossing is seen within it; 0: only every interval.
+  uint32_t telemetry_watch_interval_ms = 5;
 
   [[nodiscard]] std::string socket_path() const {
     return socket.empty() ? runtime_dir + "/control.sock" : socket;

@@ -88,9 +88,9 @@ Result<void> Daemon::init() {
                      parent.error().describe());
       }
     }
-    telemetry_ = TelemetryService::create(io_, config_.telemetry,
-                                          std::chrono::milliseconds(config_.telemetry_interval_ms),
-                                          v2_parent);
+    telemetry_ = TelemetryService::create(
+        io_, config_.telemetry, std::chrono::milliseconds(config_.telemetry_interval_ms),
+        std::chrono::milliseconds(config_.telemetry_watch_interval_ms), v2_parent);
   }
   plugins_ = std::make_unique<PluginManager>(
       io_, launcher_, SteadyClock::instance(), log_dir, cgroups_.get(),

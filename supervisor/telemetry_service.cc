@@ -25,6 +25,13 @@ using collectors::Sample;
 constexpr size_t kEventLog = 1024;  // corrald-wide
 constexpr size_t kRunRecent = 16;   // per run
 
+// What the watch reads: levels, and forks (a rate, over the trailing second).
+constexpr ThresholdMask kWatchedLevels = threshold_bit(ThresholdMetric::kFds) |
+                                         threshold_bit(ThresholdMetric::kSockets) |
+                                         threshold_bit(ThresholdMetric::kMemoryPercent);
+constexpr ThresholdMask kWatchable =
+    kWatchedLevels | threshold_bit(ThresholdMetric::kForksPerSecond);
+
 int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -81,6 +88,7 @@ std::string policy_text(const collectors::NetPolicy& p) {
 std::unique_ptr<TelemetryService> TelemetryService::create(asio::io_context& io,
                                                            DaemonConfig::TelemetryMode mode,
                                                            std::chrono::milliseconds interval,
+                                                           std::chrono::milliseconds watch,
                                                            const std::string& v2_parent) {
   auto hub = std::make_unique<collectors::TelemetryHub>();
   collectors::BpfNetCollector* net = nullptr;
@@ -115,14 +123,21 @@ std::unique_ptr<TelemetryService> TelemetryService::create(asio::io_context& io,
     spdlog::info("telemetry: {} from {}", collectors::metric_name(static_cast<Metric>(m)),
                  c != nullptr ? c->name() : "nothing");
   }
-  return std::make_unique<TelemetryService>(io, std::move(hub), net, interval);
+  return std::make_unique<TelemetryService>(io, std::move(hub), net, interval, watch);
 }
 
 TelemetryService::TelemetryService(asio::io_context& io,
                                    std::unique_ptr<collectors::TelemetryHub> hub,
                                    collectors::BpfNetCollector* net,
-                                   std::chrono::milliseconds interval)
-    : io_(io), hub_(std::move(hub)), net_(net), interval_(interval), timer_(io) {
+                                   std::chrono::milliseconds interval,
+                                   std::chrono::milliseconds watch)
+    : io_(io),
+      hub_(std::move(hub)),
+      net_(net),
+      interval_(interval),
+      timer_(io),
+      watch_interval_(watch),
+      watch_timer_(io) {
   watch_events();
   arm_timer();
 }
@@ -132,6 +147,7 @@ TelemetryService::~TelemetryService() { stop(); }
 void TelemetryService::stop() {
   stopped_ = true;
   timer_.cancel();
+  watch_timer_.cancel();
   for (auto& w : event_watches_) {
     boost::system::error_code ec;
     w->cancel(ec);
@@ -167,7 +183,8 @@ Result<void> TelemetryService::run_starting(const std::string& plugin, const Man
   // directories exist (run_started).
   hub_->track(
       t, [](const collectors::Collector& c) { return c.source() == collectors::Source::kBpf; });
-  Run run{t, ThresholdMonitor(manifest.thresholds), {}, {}, policed, false, {}, 0, {}};
+  Run run{t, ThresholdMonitor(manifest.thresholds), {}, {}, policed, false, {}, 0, {}, 0, {}};
+  if (watch_interval_.count() > 0) run.watched = manifest.thresholds.set_metrics() & kWatchable;
   if (policed) run.policy = policy_text(*manifest.isolation.net_policy);
   if (auto old = runs_.find(plugin); old != runs_.end())
     by_cgroup_.erase(old->second.target.cgroup_id);
@@ -193,6 +210,7 @@ void TelemetryService::run_started(const std::string& plugin, sandbox::Cgroup& c
   hub_->track(
       t, [](const collectors::Collector& c) { return c.source() != collectors::Source::kBpf; });
   it->second.tracked = true;
+  if (it->second.watched != 0) arm_watch_timer();
 }
 
 void TelemetryService::run_ended(const std::string& plugin) {
@@ -234,10 +252,76 @@ void TelemetryService::sample_now() {
     Run& run = *order[i];
     run.prev = std::move(run.last);
     run.last = std::move(samples[i]);
-    for (Violation& v : run.monitor.on_sample(run.prev ? &*run.prev : nullptr, *run.last)) {
+    for (Violation& v : run.monitor.on_sample(run.prev ? &*run.prev : nullptr, *run.last,
+                                              kAllThresholdMetrics & ~run.watched)) {
       record(run, run.target.name, std::move(v), {});
     }
   }
+}
+
+void TelemetryService::arm_watch_timer() {
+  if (stopped_ || watch_armed_ || watch_interval_.count() <= 0) return;
+  watch_armed_ = true;
+  watch_timer_.expires_after(watch_interval_);
+  watch_timer_.async_wait([this](boost::system::error_code ec) {
+    watch_armed_ = false;
+    if (ec || stopped_) return;
+    watch_now();
+  });
+}
+
+void TelemetryService::watch_now() {
+  std::vector<const collectors::Target*> targets;
+  std::vector<Run*> order;
+  ThresholdMask all = 0;
+  bool any = false;
+  for (auto& [name, run] : runs_) {
+    if (run.watched == 0) continue;
+    any = true;  // a run not yet started is watched once it is
+    if (!run.tracked) continue;
+    targets.push_back(&run.target);
+    order.push_back(&run);
+    all |= run.watched;
+  }
+  if (!any) return;  // the timer stops until a watched run starts
+  if (!targets.empty()) {
+    const int64_t began = monotonic_ns();
+    collectors::MetricSet groups;
+    if ((all & threshold_bit(ThresholdMetric::kFds)) != 0) groups.add(Metric::kFds);
+    if ((all & threshold_bit(ThresholdMetric::kSockets)) != 0) groups.add(Metric::kSockets);
+    if ((all & threshold_bit(ThresholdMetric::kMemoryPercent)) != 0) groups.add(Metric::kMemory);
+    if ((all & threshold_bit(ThresholdMetric::kForksPerSecond)) != 0) {
+      groups.add(Metric::kProcesses);
+    }
+    auto samples = hub_->sample(targets, groups);
+    for (size_t i = 0; i < samples.size(); ++i) {
+      Run& run = *order[i];
+      const Sample& s = samples[i];
+      for (Violation& v : run.monitor.on_sample(nullptr, s, run.watched & kWatchedLevels)) {
+        record(run, run.target.name, std::move(v), {});
+      }
+      if ((run.watched & threshold_bit(ThresholdMetric::kForksPerSecond)) == 0 ||
+          s.source_of(Metric::kProcesses) == collectors::Source::kNone) {
+        continue;
+      }
+      // Forks in the trailing second: against the newest reading at least a second old (or,
+      // in a run's first second, its first reading).
+      auto& seen = run.forks_seen;
+      seen.emplace_back(s.at_ns, s.processes.forks);
+      while (seen.size() > 2 && seen[1].first <= s.at_ns - 1'000'000'000) seen.pop_front();
+      const uint64_t base = seen.front().second;
+      if (s.processes.forks < base) {  // the counters started again
+        seen.clear();
+        continue;
+      }
+      auto v = run.monitor.on_value(ThresholdMetric::kForksPerSecond,
+                                    static_cast<double>(s.processes.forks - base), s.at_ns);
+      if (v) record(run, run.target.name, std::move(*v), {});
+    }
+    ++watch_passes_;
+    watch_ns_ += monotonic_ns() - began;
+  }
+  arm_watch_timer();
 }
 
 void TelemetryService::watch_events() {
@@ -431,6 +515,19 @@ void TelemetryService::fill_doctor(v1::DoctorResponse& out) const {
     active["telemetry." + std::string(collectors::metric_name(metric))] = value;
   }
   active["telemetry.interval_ms"] = std::to_string(interval_.count());
+  {
+    size_t watched = 0;
+    for (const auto& [name, run] : runs_) watched += run.watched != 0 ? 1 : 0;
+    std::string w = watch_interval_.count() > 0
+                        ? "every " + std::to_string(watch_interval_.count()) + " ms, " +
+                              std::to_string(watched) + " run(s) with level thresholds"
+                        : "off (thresholds evaluated every interval)";
+    if (watch_passes_ > 0) {
+      w += ", " + std::to_string(watch_passes_) + " passes, mean " +
+           std::to_string(watch_ns_ / static_cast<int64_t>(watch_passes_) / 1000) + " us";
+    }
+    active["telemetry.watch"] = w;
+  }
   active["telemetry.lost_events"] = std::to_string(hub_->lost_events());
   active["telemetry.unattributed_events"] = std::to_string(unattributed_);
   active["network allow-lists"] =

@@ -1,8 +1,9 @@
 // TelemetryService: corrald's view of every running plugin through the collectors. It tracks
 // each run's cgroup (RunObserver), installs its network allow-list before the program starts,
 // samples every run each interval, evaluates the manifest's [thresholds] on every sample and on
-// every kernel event (an OOM kill, a denied connect) as it arrives, and keeps the result for
-// `corralctl stats` and `top`. All methods run on the event loop.
+// every kernel event (an OOM kill, a denied connect) as it arrives, reads the level metrics of
+// runs with such thresholds (fds, sockets, memory, forks) every watch interval as well, and keeps
+// the result for `corralctl stats` and `top`. All methods run on the event loop.
 #pragma once
 
 #include <chrono>
@@ -46,13 +47,16 @@ class TelemetryService final : public RunObserver {
 
   // Builds the collectors this host supports (BPF first unless mode is kFallback); `v2_parent`
   // is the cgroup2 directory above every plugin's node ("" when none: no network programs).
+  // `watch` is the watch interval (0: none).
   [[nodiscard]] static std::unique_ptr<TelemetryService> create(boost::asio::io_context& io,
                                                                 DaemonConfig::TelemetryMode mode,
                                                                 std::chrono::milliseconds interval,
+                                                                std::chrono::milliseconds watch,
                                                                 const std::string& v2_parent);
   // For tests: a hub assembled by the caller (and an optional enforcer among its collectors).
   TelemetryService(boost::asio::io_context& io, std::unique_ptr<collectors::TelemetryHub> hub,
-                   collectors::BpfNetCollector* net, std::chrono::milliseconds interval);
+                   collectors::BpfNetCollector* net, std::chrono::milliseconds interval,
+                   std::chrono::milliseconds watch = std::chrono::milliseconds(5));
   ~TelemetryService() override;
 
   Result<void> run_starting(const std::string& plugin, const Manifest& manifest,
@@ -63,6 +67,9 @@ class TelemetryService final : public RunObserver {
   void add_listener(Listener l) { listeners_.push_back(std::move(l)); }
   // Samples every run now (the timer does it each interval).
   void sample_now();
+  // Reads the watched metrics of every watched run now (the watch timer does it each watch
+  // interval while there is one).
+  void watch_now();
   void stop();
 
   // The latest stats of one plugin's current run; false when it has none.
@@ -83,9 +90,14 @@ class TelemetryService final : public RunObserver {
     std::string policy;                 // the allow-list as text, when policed
     uint64_t events = 0;                // kernel events attributed to this run
     std::deque<TelemetryEvent> recent;  // its last violations
+    ThresholdMask watched = 0;          // metrics the watch evaluates (and sample_now does not)
+    // The watch's (time, forks so far) of the last second and a bit: forks in the trailing
+    // second.
+    std::deque<std::pair<int64_t, uint64_t>> forks_seen;
   };
 
   void arm_timer();
+  void arm_watch_timer();
   void watch_events();
   void arm_watch(boost::asio::posix::stream_descriptor* watch);
   void on_events();
@@ -97,6 +109,11 @@ class TelemetryService final : public RunObserver {
   collectors::BpfNetCollector* net_;  // owned by hub_; null when there is none
   std::chrono::milliseconds interval_;
   boost::asio::steady_timer timer_;
+  std::chrono::milliseconds watch_interval_;
+  boost::asio::steady_timer watch_timer_;
+  bool watch_armed_ = false;
+  uint64_t watch_passes_ = 0;
+  int64_t watch_ns_ = 0;  // time spent in watch passes, in all
   std::vector<std::unique_ptr<boost::asio::posix::stream_descriptor>> event_watches_;
   std::map<std::string, Run, std::less<>> runs_;
   std::unordered_map<uint64_t, std::string> by_cgroup_;  // v2 cgroup id -> the run's plugin

@@ -56,6 +56,14 @@ bool ThresholdSettings::any() const {
   return false;
 }
 
+ThresholdMask ThresholdSettings::set_metrics() const {
+  ThresholdMask m = 0;
+  for (size_t i = 0; i < kThresholdMetrics; ++i) {
+    if (limits[i].set()) m |= threshold_bit(static_cast<ThresholdMetric>(i));
+  }
+  return m;
+}
+
 std::string_view severity_name(Severity s) {
   switch (s) {
     case Severity::kInfo:
@@ -107,42 +115,49 @@ std::optional<double> threshold_value(ThresholdMetric m, const Sample* prev, con
   return std::nullopt;
 }
 
-std::vector<Violation> ThresholdMonitor::on_sample(const Sample* prev, const Sample& cur) {
+std::vector<Violation> ThresholdMonitor::on_sample(const Sample* prev, const Sample& cur,
+                                                   ThresholdMask only) {
   std::vector<Violation> out;
   for (size_t i = 0; i < kThresholdMetrics; ++i) {
     auto m = static_cast<ThresholdMetric>(i);
-    const Threshold& t = settings_[m];
-    if (!t.set()) continue;
+    if ((only & threshold_bit(m)) == 0 || !settings_[m].set()) continue;
     auto v = threshold_value(m, prev, cur);
     if (!v) continue;  // no reading: keep the level we had
-    Severity was = level_[i];
-    // The level the value supports, leaving a level only below 90% of its threshold.
-    auto holds = [&](const std::optional<double>& th, Severity s) {
-      if (!th) return false;
-      return *v >= *th || (was >= s && *v >= *th * kHysteresis);
-    };
-    Severity now = holds(t.critical, Severity::kCritical) ? Severity::kCritical
-                   : holds(t.warning, Severity::kWarning) ? Severity::kWarning
-                                                          : Severity::kInfo;
-    if (now == was) continue;
-    level_[i] = now;
-    Violation viol;
-    viol.metric = std::string(threshold_metric_name(m));
-    viol.value = *v;
-    viol.at_ns = cur.at_ns;
-    viol.severity = now;
-    if (now == Severity::kInfo) {
-      viol.cleared = true;
-      viol.threshold = was == Severity::kCritical && !t.warning ? *t.critical : *t.warning;
-    } else if (now == Severity::kCritical) {
-      viol.threshold = *t.critical;
-    } else {
-      viol.threshold = *t.warning;
-      // Down from critical to warning is still reported: the level changed.
-    }
-    out.push_back(std::move(viol));
+    if (auto viol = on_value(m, *v, cur.at_ns)) out.push_back(std::move(*viol));
   }
   return out;
+}
+
+std::optional<Violation> ThresholdMonitor::on_value(ThresholdMetric m, double v, int64_t at_ns) {
+  const Threshold& t = settings_[m];
+  if (!t.set()) return std::nullopt;
+  const auto i = static_cast<size_t>(m);
+  Severity was = level_[i];
+  // The level the value supports, leaving a level only below 90% of its threshold.
+  auto holds = [&](const std::optional<double>& th, Severity s) {
+    if (!th) return false;
+    return v >= *th || (was >= s && v >= *th * kHysteresis);
+  };
+  Severity now = holds(t.critical, Severity::kCritical) ? Severity::kCritical
+                 : holds(t.warning, Severity::kWarning) ? Severity::kWarning
+                                                        : Severity::kInfo;
+  if (now == was) return std::nullopt;
+  level_[i] = now;
+  Violation viol;
+  viol.metric = std::string(threshold_metric_name(m));
+  viol.value = v;
+  viol.at_ns = at_ns;
+  viol.severity = now;
+  if (now == Severity::kInfo) {
+    viol.cleared = true;
+    viol.threshold = was == Severity::kCritical && !t.warning ? *t.critical : *t.warning;
+  } else if (now == Severity::kCritical) {
+    viol.threshold = *t.critical;
+  } else {
+    viol.threshold = *t.warning;
+    // Down from critical to warning is still reported: the level changed.
+  }
+  return viol;
 }
 
 std::optional<Violation> ThresholdMonitor::on_event(const collectors::Event& e) {

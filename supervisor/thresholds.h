@@ -30,6 +30,12 @@ enum class ThresholdMetric : uint8_t {
   kForksPerSecond,  // forks over the last interval
 };
 inline constexpr size_t kThresholdMetrics = 5;
+// A set of threshold metrics (bit i: ThresholdMetric i).
+using ThresholdMask = uint8_t;
+inline constexpr ThresholdMask kAllThresholdMetrics = (1u << kThresholdMetrics) - 1;
+[[nodiscard]] constexpr ThresholdMask threshold_bit(ThresholdMetric m) {
+  return static_cast<ThresholdMask>(1u << static_cast<unsigned>(m));
+}
 [[nodiscard]] std::string_view threshold_metric_name(ThresholdMetric m);  // "cpu_percent", ...
 
 struct ThresholdSettings {
@@ -39,6 +45,8 @@ struct ThresholdSettings {
     return limits[static_cast<size_t>(m)];
   }
   [[nodiscard]] bool any() const;
+  // The metrics with a warning or critical threshold.
+  [[nodiscard]] ThresholdMask set_metrics() const;
 };
 
 enum class Severity : uint8_t { kInfo, kWarning, kCritical };
@@ -63,9 +71,14 @@ struct Violation {
 class ThresholdMonitor {
  public:
   explicit ThresholdMonitor(ThresholdSettings settings) : settings_(settings) {}
-  // Changes of level between the last sample and this one (prev: the previous sample, or null).
+  // Changes of level between the last sample and this one (prev: the previous sample, or null),
+  // of the metrics in `only`.
   [[nodiscard]] std::vector<Violation> on_sample(const collectors::Sample* prev,
-                                                 const collectors::Sample& cur);
+                                                 const collectors::Sample& cur,
+                                                 ThresholdMask only = kAllThresholdMetrics);
+  // One metric's value measured elsewhere (the watch's trailing-second fork rate): the change of
+  // level it makes, if any.
+  [[nodiscard]] std::optional<Violation> on_value(ThresholdMetric m, double value, int64_t at_ns);
   // Discrete events that are violations in themselves: an OOM kill is critical, a denied
   // connect/bind/socket is a warning. Others: nullopt.
   [[nodiscard]] static std::optional<Violation> on_event(const collectors::Event& e);

@@ -62,6 +62,27 @@ Target target(std::string name) {
   return t;
 }
 
+// corrald's watch asks for a few groups: only their feeders are asked, the rest stay unfed.
+TEST(TelemetryHub, SamplingSomeGroupsAsksOnlyTheirFeeders) {
+  Script bpf, fs;
+  TelemetryHub hub;
+  hub.add(std::make_unique<FakeCollector>("bpf", Source::kBpf, MetricSet{Metric::kCpu}, &bpf));
+  hub.add(std::make_unique<FakeCollector>("fs", Source::kCgroupfs, MetricSet{Metric::kFds}, &fs));
+  Target a = target("a");
+  hub.track(a);
+  const Target* ts[] = {&a};
+  auto s = hub.sample(ts, MetricSet{Metric::kFds});
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(bpf.samples, 0);
+  EXPECT_EQ(fs.samples, 1);
+  EXPECT_EQ(s[0].fds.open, 7u);
+  EXPECT_EQ(s[0].source_of(Metric::kCpu), Source::kNone);
+  EXPECT_NE(s[0].at_ns, 0);
+  (void)hub.sample(ts);
+  EXPECT_EQ(bpf.samples, 1);
+  EXPECT_EQ(fs.samples, 2);
+}
+
 TEST(TelemetryHub, TheFirstCollectorThatProvidesAGroupFeedsIt) {
   Script bpf, fs;
   TelemetryHub hub;

@@ -141,6 +141,11 @@ TEST_P(Telemetry, ThresholdsRaiseViolationsWithTheirSeverity) {
   EXPECT_THAT(daemon_log(), HasSubstr("plugin t: telemetry: fds"));
   auto r = ctl({"top", "-n", "1"});
   EXPECT_THAT(r.out, HasSubstr(">= 40 (critical)"));
+  // The fds threshold puts the run on the watch (5 ms by default), which doctor reports.
+  r = ctl({"doctor"});
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "telemetry.watch=every 5 ms, 1 run\\(s\\) with level thresholds, "
+                         "[1-9][0-9]* passes, mean [0-9]+ us"));
 }
 
 TEST_P(Telemetry, AnOomKillIsReportedAsItHappensWithTheVictim) {

@@ -82,6 +82,24 @@ TEST(DaemonConfig, CgroupSection) {
   EXPECT_THAT(bad.error().message, HasSubstr("cgroup.parent: must be one directory name"));
 }
 
+TEST(DaemonConfig, TelemetrySection) {
+  auto d = parse_daemon_config("", "c.toml");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->telemetry_interval_ms, 1000u);
+  EXPECT_EQ(d->telemetry_watch_interval_ms, 5u);
+  auto c = parse_daemon_config(
+      "[telemetry]\nmode = \"fallback\"\ninterval_ms = 250\nwatch_interval_ms = 0\n", "c.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->telemetry, DaemonConfig::TelemetryMode::kFallback);
+  EXPECT_EQ(c->telemetry_interval_ms, 250u);
+  EXPECT_EQ(c->telemetry_watch_interval_ms, 0u);
+  auto bad =
+      parse_daemon_config("[telemetry]\nwatch_interval_ms = 1001\ninterval_ms = 5\n", "c.toml");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message, HasSubstr("telemetry.watch_interval_ms: must be between 0 and"));
+  EXPECT_THAT(bad.error().message, HasSubstr("telemetry.interval_ms: must be between 10 and"));
+}
+
 TEST(DaemonConfig, SyntaxErrorNamesLine) {
   auto c = parse_daemon_config("[daemon]\nruntime_dir = \n", "syn.toml");
   ASSERT_FALSE(c.has_value());

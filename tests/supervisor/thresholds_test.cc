@@ -57,6 +57,45 @@ TEST(Thresholds, AValueHoveringAtTheThresholdDoesNotFlap) {
   EXPECT_TRUE(m.on_sample(nullptr, fds(99)).empty());   // not yet at 100 again
 }
 
+// The watch evaluates some metrics and the sample the rest: a metric outside `only` is left
+// alone, its level unchanged, whatever the sample says.
+TEST(Thresholds, OnlyTheMaskedMetricsAreEvaluated) {
+  ThresholdSettings t = fd_limits(100);
+  t[ThresholdMetric::kCpuPercent].warning = 50;
+  EXPECT_EQ(t.set_metrics(),
+            threshold_bit(ThresholdMetric::kFds) | threshold_bit(ThresholdMetric::kCpuPercent));
+  ThresholdMonitor m(t);
+  const ThresholdMask not_fds = kAllThresholdMetrics & ~threshold_bit(ThresholdMetric::kFds);
+  EXPECT_TRUE(m.on_sample(nullptr, fds(500), not_fds).empty());
+  EXPECT_EQ(m.level(ThresholdMetric::kFds), Severity::kInfo);
+  EXPECT_EQ(m.on_sample(nullptr, fds(500), threshold_bit(ThresholdMetric::kFds)).size(), 1u);
+  EXPECT_EQ(m.level(ThresholdMetric::kFds), Severity::kWarning);
+  EXPECT_TRUE(m.on_sample(nullptr, fds(0), not_fds).empty());
+  EXPECT_EQ(m.level(ThresholdMetric::kFds), Severity::kWarning);
+}
+
+// A value measured elsewhere (the watch's forks in the trailing second) moves the same levels,
+// with the same hysteresis; a metric without thresholds never reports.
+TEST(Thresholds, OnValueMovesTheLevelOfOneMetric) {
+  ThresholdSettings t;
+  t[ThresholdMetric::kForksPerSecond].warning = 50;
+  t[ThresholdMetric::kForksPerSecond].critical = 500;
+  ThresholdMonitor m(t);
+  EXPECT_FALSE(m.on_value(ThresholdMetric::kForksPerSecond, 49, 1).has_value());
+  auto v = m.on_value(ThresholdMetric::kForksPerSecond, 600, 7);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->metric, "forks_per_second");
+  EXPECT_EQ(v->severity, Severity::kCritical);
+  EXPECT_EQ(v->threshold, 500);
+  EXPECT_EQ(v->at_ns, 7);
+  EXPECT_FALSE(m.on_value(ThresholdMetric::kForksPerSecond, 460, 8).has_value());  // >= 90%
+  v = m.on_value(ThresholdMetric::kForksPerSecond, 0, 9);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_TRUE(v->cleared);
+  EXPECT_EQ(v->threshold, 50);
+  EXPECT_FALSE(m.on_value(ThresholdMetric::kFds, 1e9, 10).has_value());
+}
+
 TEST(Thresholds, CriticalDownToWarningIsALevelChange) {
   ThresholdMonitor m(fd_limits(100, 200));
   (void)m.on_sample(nullptr, fds(300));
