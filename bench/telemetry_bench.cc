@@ -194,10 +194,10 @@ Launched launch(sandbox::DirectLauncher& launcher, sandbox::Cgroup* cg, const st
 bool read_until(int fd, std::string& text, const std::string& what, int timeout_ms,
                 int64_t* seen_ns) {
   int64_t end = now_ns() + int64_t{timeout_ms} * 1'000'000;
-  while (text.find(what) == std::string::npos) {
+  for (bool first = true; text.find(what) == std::string::npos; first = false) {
     check_interrupted();
     int64_t left = (end - now_ns()) / 1'000'000;
-    if (left <= 0) return false;
+    if (left < 0 || (left == 0 && !first)) return false;  // timeout 0: one look, no wait
     pollfd pfd{fd, POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
     char buf[4096];
