@@ -336,6 +336,14 @@ void threshold_latency(int n) {
   sample_cost(*fb_hub, env, launcher, workload, "TelemetryHub::sample, fallback");
   sample_cost(*bpf_hub, env, launcher, workload, "watch pass, BPF line-up", kWatchGroups);
   sample_cost(*fb_hub, env, launcher, workload, "watch pass, fallback", kWatchGroups);
+  for (auto m : {collectors::Metric::kFds, collectors::Metric::kSockets,
+                 collectors::Metric::kMemory, collectors::Metric::kProcesses}) {
+    for (auto* hub : {bpf_hub.get(), fb_hub.get()}) {
+      std::string label = "  " + std::string(collectors::metric_name(m)) + " from " +
+                          std::string(hub->feeder(m) != nullptr ? hub->feeder(m)->name() : "none");
+      sample_cost(*hub, env, launcher, workload, label.c_str(), collectors::MetricSet{m});
+    }
+  }
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // BpfProcCollector: track() fills proc.bpf.c's `tracked` and zeroes its per-CPU counters;
-// sample() reads every tracked cgroup's counters in one batch and runs the task_file iterator
+// sample() reads every tracked cgroup's counters in one batch and runs the fd iterator
 // once for all targets; ring-buffer records become Events. Without BPF: create() says so.
 #include "collectors/bpf_proc_collector.h"
 
@@ -190,6 +190,7 @@ Result<std::unique_ptr<BpfProcCollector>> BpfProcCollector::create(const BpfProc
   lo.exec_events = o.exec_events;
   lo.best = parse_flavor(o.best_variant);
   lo.selftest_reject = o.selftest_reject;
+  lo.fd_tables = o.fd_tables;
   auto proc = bpf::load_proc(lo);
   if (!proc) return std::unexpected(proc.error().wrap("bpf-proc"));
   state->proc = std::move(*proc);
@@ -249,19 +250,20 @@ void BpfProcCollector::untrack(const Target& t) {
 
 namespace {
 
-// One pass of the task_file iterator over every task; counts land in `tracked`.
+// One pass of the fd iterator (iter/task or iter/task_file) over every task; counts land in
+// `tracked`.
 Result<void> run_fd_iterator(proc_bpf* skel, bpf_link* iter, uint64_t gen) {
   skel->bss->fd_gen = gen;
   skel->bss->iter_last_pid = 0;
   skel->bss->iter_last_hit = false;
   UniqueFd fd(bpf_iter_create(bpf_link__fd(iter)));
-  if (!fd) return sys_error("bpf-proc: bpf(BPF_ITER_CREATE) of iter/task_file");
+  if (!fd) return sys_error("bpf-proc: bpf(BPF_ITER_CREATE) of the fd iterator");
   char buf[4096];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n == 0) return {};
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_error("bpf-proc: reading the iter/task_file iterator");
+    if (n < 0) return sys_error("bpf-proc: reading the fd iterator");
   }
 }
 
@@ -432,6 +434,11 @@ std::vector<std::pair<std::string, std::string>> BpfProcCollector::describe() co
     if (p == s_->skel()->progs.oom_tp) oom += " (cgroup of the task that ran the OOM killer)";
   }
   d.emplace_back("oom", oom);
+  if (s_->has(ProcHook::kSwitch)) {
+    d.emplace_back(
+        "sched: slices without a seen switch-in",
+        std::to_string(__atomic_load_n(&s_->skel()->bss->unseen_switch_ins, __ATOMIC_RELAXED)));
+  }
   d.emplace_back("fds", s_->has(ProcHook::kFds) ? s_->hook(ProcHook::kFds).section : "unavailable");
   for (size_t h = 0; h < bpf::kProcHookCount; ++h) {
     const bpf::HookChoice& c = s_->proc->hooks[h];

@@ -24,6 +24,9 @@ struct BpfProcOptions {
   std::string best_variant = "tp_btf";
   // Tests: load only a program the verifier must refuse, to see its words in the error.
   bool selftest_reject = false;
+  // Count open fds from each process's fd table bitmap (iter/task, one visit per task) where
+  // it loads; false: iter/task_file (one visit per open file) only (tests).
+  bool fd_tables = true;
 };
 
 class BpfProcCollector final : public Collector {

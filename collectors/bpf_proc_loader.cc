@@ -35,7 +35,7 @@ std::vector<bpf_program*> candidates(proc_bpf* s, ProcHook h) {
     case ProcHook::kOom:
       return {p.oom_btf, p.oom_tp_kfunc, p.oom_tp};
     case ProcHook::kFds:
-      return {p.count_fds};
+      return {p.count_fd_tables, p.count_fds};
   }
   return {};
 }
@@ -55,6 +55,7 @@ Flavor flavor(const bpf_program* prog) {
 }
 
 bool allowed(const ProcLoadOptions& o, const bpf_program* prog) {
+  if (!o.fd_tables && section(prog) == "iter/task") return false;
   Flavor f = flavor(prog);
   return f == Flavor::kIter || f >= o.best;
 }
@@ -149,7 +150,7 @@ const char* proc_hook_name(ProcHook h) {
     case ProcHook::kOom:
       return "mark_victim";
     case ProcHook::kFds:
-      return "task_file";
+      return "open fds";
   }
   return "?";
 }

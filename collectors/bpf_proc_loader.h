@@ -35,6 +35,7 @@ struct ProcLoadOptions {
   bool exec_events = true;
   Flavor best = Flavor::kTpBtf;  // skip variants better than this (tests exercise fallbacks)
   bool selftest_reject = false;  // load only a program the verifier must refuse (tests)
+  bool fd_tables = true;         // false: count fds with iter/task_file only (tests)
 };
 
 struct HookChoice {
@@ -52,7 +53,7 @@ struct LoadedProc {
   Skeleton<proc_bpf> skel;
   std::array<HookChoice, kProcHookCount> hooks;
   std::vector<Link> links;  // declared after skel: detached before it is destroyed
-  Link iter;                // the task_file iterator's link (bpf_iter_create from it)
+  Link iter;                // the fd-counting iterator's link (bpf_iter_create from it)
 };
 
 // The error of a failed load or attach carries libbpf's log, with the verifier's words.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "collectors/bpf_proc_collector.h"
 #include "collectors/cgroupfs_collector.h"
@@ -29,6 +30,8 @@ constexpr size_t kRunRecent = 16;   // per run
 constexpr ThresholdMask kWatchedLevels = threshold_bit(ThresholdMetric::kFds) |
                                          threshold_bit(ThresholdMetric::kSockets) |
                                          threshold_bit(ThresholdMetric::kMemoryPercent);
+// The share of one CPU the watch may take: it waits at least its last pass's time / this.
+constexpr double kWatchBudget = 0.05;
 constexpr ThresholdMask kWatchable =
     kWatchedLevels | threshold_bit(ThresholdMetric::kForksPerSecond);
 
@@ -262,7 +265,10 @@ void TelemetryService::sample_now() {
 void TelemetryService::arm_watch_timer() {
   if (stopped_ || watch_armed_ || watch_interval_.count() <= 0) return;
   watch_armed_ = true;
-  watch_timer_.expires_after(watch_interval_);
+  // At most kWatchBudget of one CPU: a pass that took P waits at least P / kWatchBudget.
+  const auto floor = std::chrono::nanoseconds(
+      static_cast<int64_t>(static_cast<double>(last_pass_ns_) / kWatchBudget));
+  watch_timer_.expires_after(std::max<std::chrono::nanoseconds>(watch_interval_, floor));
   watch_timer_.async_wait([this](boost::system::error_code ec) {
     watch_armed_ = false;
     if (ec || stopped_) return;
@@ -319,7 +325,8 @@ void TelemetryService::watch_now() {
       if (v) record(run, run.target.name, std::move(*v), {});
     }
     ++watch_passes_;
-    watch_ns_ += monotonic_ns() - began;
+    last_pass_ns_ = monotonic_ns() - began;
+    watch_ns_ += last_pass_ns_;
   }
   arm_watch_timer();
 }
@@ -523,8 +530,16 @@ void TelemetryService::fill_doctor(v1::DoctorResponse& out) const {
                               std::to_string(watched) + " run(s) with level thresholds"
                         : "off (thresholds evaluated every interval)";
     if (watch_passes_ > 0) {
+      const int64_t mean_ns = watch_ns_ / static_cast<int64_t>(watch_passes_);
       w += ", " + std::to_string(watch_passes_) + " passes, mean " +
-           std::to_string(watch_ns_ / static_cast<int64_t>(watch_passes_) / 1000) + " us";
+           std::to_string(mean_ns / 1000) + " us";
+      const auto floor_ms = static_cast<double>(mean_ns) / kWatchBudget / 1e6;
+      if (floor_ms > static_cast<double>(watch_interval_.count())) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, " (slowed to ~%.1f ms: at most %.0f%% of one CPU)", floor_ms,
+                      kWatchBudget * 100);
+        w += buf;
+      }
     }
     active["telemetry.watch"] = w;
   }

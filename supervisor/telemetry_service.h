@@ -114,6 +114,7 @@ class TelemetryService final : public RunObserver {
   bool watch_armed_ = false;
   uint64_t watch_passes_ = 0;
   int64_t watch_ns_ = 0;  // time spent in watch passes, in all
+  int64_t last_pass_ns_ = 0;
   std::vector<std::unique_ptr<boost::asio::posix::stream_descriptor>> event_watches_;
   std::map<std::string, Run, std::less<>> runs_;
   std::unordered_map<uint64_t, std::string> by_cgroup_;  // v2 cgroup id -> the run's plugin

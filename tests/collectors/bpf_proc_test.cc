@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -215,6 +216,10 @@ TEST_F(BpfProc, OnCpuTimeIncludesTheRunningSlice) {
     // after clone) is in its schedstat but not the cgroup's. Above: the sample's own time.
     EXPECT_GE(s.sched.oncpu_ns + 5'000'000u, lo) << "the running slice is missing";
     EXPECT_LE(s.sched.oncpu_ns, hi + 20'000'000u) << "a stale slice was credited";
+    auto d = c->describe();
+    std::map<std::string, std::string> m(d.begin(), d.end());
+    std::cout << "  slices without a seen switch-in: "
+              << m["sched: slices without a seen switch-in"] << "\n";
     std::this_thread::sleep_for(200ms);
   }
 }
@@ -302,8 +307,17 @@ TEST_F(BpfProc, ExecsAreCountedAndReported) {
   EXPECT_EQ(c->lost_events(), 0u);
 }
 
-TEST_F(BpfProc, OpenFdsAreCountedPerCgroup) {
-  COLLECTOR_OR_SKIP(c);
+// Both ways of counting: each process's fd table bitmap (iter/task, preferred) and each open
+// file (iter/task_file, the fallback).
+class BpfProcFds : public BpfProc, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(BpfProcFds, OpenFdsAreCountedPerCgroup) {
+  BpfProcOptions o;
+  o.fd_tables = GetParam();
+  COLLECTOR_OR_SKIP(c, o);
+  auto d = c->describe();
+  std::map<std::string, std::string> m(d.begin(), d.end());
+  EXPECT_EQ(m["fds"], GetParam() ? "iter/task" : "iter/task_file") << m["refused open fds"];
   Target base = make_target("fds0");
   Target many = make_target("fds100");
   ASSERT_TRUE(c->track(base).has_value());
@@ -321,7 +335,20 @@ TEST_F(BpfProc, OpenFdsAreCountedPerCgroup) {
   // A second pass gives the same answer (the generation resets the counts).
   ASSERT_TRUE(c->sample(ts, ss, MetricSet{Metric::kFds}).has_value());
   EXPECT_EQ(s1.fds.open, s0.fds.open + 100);
+  // The kernel's own count agrees: /proc/<pid>/fd of the workload with 100 more.
+  size_t listed = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(
+           "/proc/" + std::to_string(runs_.last().proc.pid()) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++listed;
+  }
+  EXPECT_EQ(s1.fds.open, listed);
 }
+
+INSTANTIATE_TEST_SUITE_P(Counting, BpfProcFds, ::testing::Bool(), [](const auto& p) {
+  return std::string(p.param ? "FdTables" : "TaskFile");
+});
 
 class BpfProcOom : public BpfProc, public ::testing::WithParamInterface<const char*> {};
 
@@ -469,11 +496,11 @@ TEST_F(BpfProc, DescribeNamesHooksAndRunTimes) {
   EXPECT_THAT(m["sched"], HasSubstr("sched_switch"));
   EXPECT_THAT(m["processes"], HasSubstr("sched_process_exec"));
   EXPECT_THAT(m["oom"], HasSubstr("mark_victim"));
-  EXPECT_EQ(m["fds"], "iter/task_file");
+  EXPECT_EQ(m["fds"], "iter/task") << m["refused open fds"];
   const std::string sw = "run_cnt " + m["sched"].substr(0, m["sched"].find(' '));
   ASSERT_TRUE(m.contains(sw)) << sw;
   EXPECT_GT(std::stoull(m[sw]), 0u);
-  EXPECT_GT(std::stoull(m["run_cnt iter/task_file"]), 0u);
+  EXPECT_GT(std::stoull(m["run_cnt iter/task"]), 0u);
   EXPECT_EQ(m["ring_buffer_bytes"], "262144");
 }
 
