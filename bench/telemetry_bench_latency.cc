@@ -27,6 +27,7 @@
 #include "bench/bench_stats.h"
 #include "bench/telemetry_bench.h"
 #include "collectors/bpf_proc_collector.h"
+#include "collectors/cgroupfs_collector.h"
 #include "collectors/oom_watcher.h"
 #include "common/files.h"
 #include "supervisor/thresholds.h"
@@ -197,9 +198,9 @@ void oom_latency(int n) {
   report_ms("  (oom-watcher: its own at_ns -> in hand)", watcher_own_ms);
 }
 
-// What corrald's watch reads for a plugin with fds, sockets, memory and forks thresholds.
+// What corrald's watch reads through the hub for a plugin with fds, sockets, memory and forks
+// thresholds (memory it reads as memory.current alone: read_memory_current, costed apart).
 constexpr collectors::MetricSet kWatchGroups{collectors::Metric::kFds, collectors::Metric::kSockets,
-                                             collectors::Metric::kMemory,
                                              collectors::Metric::kProcesses};
 
 struct Interval {
@@ -287,6 +288,12 @@ void sample_cost(collectors::TelemetryHub& hub, CgroupEnv& env, sandbox::DirectL
   double wall = static_cast<double>(now_ns() - wall0) / kCalls;
   std::printf("  %-34s %8.0f ns CPU, %8.0f ns wall per sample call (1 target, %d calls)\n", label,
               cpu, wall, kCalls);
+  if (groups == kWatchGroups) {  // and the watch's memory read
+    cpu0 = thread_cpu_ns();
+    for (int i = 0; i < kCalls; ++i) (void)collectors::read_memory_current(t);
+    std::printf("  %-34s %8.0f ns CPU per read\n", "  + memory.current (the watch's)",
+                static_cast<double>(thread_cpu_ns() - cpu0) / kCalls);
+  }
   hub.untrack(t);
   (void)w.proc.signal(SIGKILL);
   (void)w.proc.wait();

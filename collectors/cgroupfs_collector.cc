@@ -160,6 +160,20 @@ Result<bool> read_memory(const Target& t, MemoryStats& out) {
   return true;
 }
 
+Result<std::optional<uint64_t>> read_memory_current(const Target& t) {
+  std::string file;
+  if (t.v2_only) {
+    file = t.v2_dir + "/memory.current";
+  } else if (!t.memory_dir.empty()) {
+    file = t.memory_dir + "/memory.usage_in_bytes";
+  } else {
+    return std::nullopt;
+  }
+  auto v = read_u64(file);
+  if (!v) return std::unexpected(v.error());
+  return *v;
+}
+
 Result<bool> read_oom(const Target& t, OomStats& out) {
   auto v2 = memory_on_v2(t);
   if (!v2) return std::unexpected(v2.error());

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "collectors/telemetry.h"
@@ -37,5 +38,8 @@ class CgroupfsCollector final : public Collector {
 [[nodiscard]] Result<bool> read_cpu(const Target& t, CpuStats& out);
 [[nodiscard]] Result<bool> read_memory(const Target& t, MemoryStats& out);
 [[nodiscard]] Result<bool> read_oom(const Target& t, OomStats& out);
+// Only the memory in use (MemoryStats::current: memory.current, or v1 memory.usage_in_bytes),
+// one small file: what corrald's watch reads often. nullopt when the target has no memory dir.
+[[nodiscard]] Result<std::optional<uint64_t>> read_memory_current(const Target& t);
 
 }  // namespace corral::collectors

@@ -26,14 +26,15 @@ using collectors::Sample;
 constexpr size_t kEventLog = 1024;  // corrald-wide
 constexpr size_t kRunRecent = 16;   // per run
 
-// What the watch reads: levels, and forks (a rate, over the trailing second).
-constexpr ThresholdMask kWatchedLevels = threshold_bit(ThresholdMetric::kFds) |
-                                         threshold_bit(ThresholdMetric::kSockets) |
-                                         threshold_bit(ThresholdMetric::kMemoryPercent);
+// What the watch reads: levels from the hub, memory from memory.current, and forks (a rate,
+// over the trailing second).
+constexpr ThresholdMask kWatchedLevels =
+    threshold_bit(ThresholdMetric::kFds) | threshold_bit(ThresholdMetric::kSockets);
 // The share of one CPU the watch may take: it waits at least its last pass's time / this.
 constexpr double kWatchBudget = 0.05;
-constexpr ThresholdMask kWatchable =
-    kWatchedLevels | threshold_bit(ThresholdMetric::kForksPerSecond);
+constexpr ThresholdMask kWatchable = kWatchedLevels |
+                                     threshold_bit(ThresholdMetric::kMemoryPercent) |
+                                     threshold_bit(ThresholdMetric::kForksPerSecond);
 
 int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -295,7 +296,6 @@ void TelemetryService::watch_now() {
     collectors::MetricSet groups;
     if ((all & threshold_bit(ThresholdMetric::kFds)) != 0) groups.add(Metric::kFds);
     if ((all & threshold_bit(ThresholdMetric::kSockets)) != 0) groups.add(Metric::kSockets);
-    if ((all & threshold_bit(ThresholdMetric::kMemoryPercent)) != 0) groups.add(Metric::kMemory);
     if ((all & threshold_bit(ThresholdMetric::kForksPerSecond)) != 0) {
       groups.add(Metric::kProcesses);
     }
@@ -305,6 +305,21 @@ void TelemetryService::watch_now() {
       const Sample& s = samples[i];
       for (Violation& v : run.monitor.on_sample(nullptr, s, run.watched & kWatchedLevels)) {
         record(run, run.target.name, std::move(v), {});
+      }
+      // Memory: memory.current alone (a fifth of the full group's cost) against the manifest's
+      // limit, the one memory_percent is defined against.
+      if ((run.watched & threshold_bit(ThresholdMetric::kMemoryPercent)) != 0 &&
+          run.target.memory_limit != 0) {
+        // A failed read (the cgroup going away as the plugin stops) skips this pass; the 1 s
+        // sample reports a persistent error through the hub.
+        auto cur = collectors::read_memory_current(run.target);
+        if (cur && *cur) {
+          auto v = run.monitor.on_value(
+              ThresholdMetric::kMemoryPercent,
+              static_cast<double>(**cur) * 100.0 / static_cast<double>(run.target.memory_limit),
+              monotonic_ns());
+          if (v) record(run, run.target.name, std::move(*v), {});
+        }
       }
       if ((run.watched & threshold_bit(ThresholdMetric::kForksPerSecond)) == 0 ||
           s.source_of(Metric::kProcesses) == collectors::Source::kNone) {
