@@ -18,6 +18,7 @@ const volatile bool exec_events = true;   /* emit CORRAL_PROC_EXEC records */
 
 /* Written by the loader before each iterator pass (the pass's generation). */
 __u64 fd_gen = 0;
+__u64 run_gen = 0;
 /* Slices of tracked tasks that ended without their switch-in seen here (credited from the
  * scheduler's own start of the slice instead), since load. */
 __u64 unseen_switch_ins = 0;
@@ -402,6 +403,33 @@ int count_fd_tables(struct bpf_iter__task *ctx) {
     t->fds = 0;
   }
   t->fds += n;
+  return 0;
+}
+
+/* Slices running now, per tracked cgroup: each task on a CPU has been charged
+ * se.sum_exec_runtime - (its runtime at the switch-in this program saw, or, when it saw none,
+ * se.prev_sum_exec_runtime, which the scheduler set when it picked the task). One visit per
+ * task; reads no files. */
+SEC("?iter/task")
+int running_slices(struct bpf_iter__task *ctx) {
+  struct task_struct *task = ctx->task;
+  if (!task) return 0;
+  if (!BPF_CORE_READ(task, on_cpu)) return 0;
+  if (task->tgid == self_tgid) return 0;
+  __u64 cgid = task_cgroup_id(task);
+  struct corral_proc_tracked *t = bpf_map_lookup_elem(&tracked, &cgid);
+  if (!t) return 0;
+  __u32 cpu = BPF_CORE_READ(task, thread_info.cpu);
+  __u64 runtime = BPF_CORE_READ(task, se.sum_exec_runtime);
+  __u64 start = BPF_CORE_READ(task, se.prev_sum_exec_runtime);
+  __u32 zero = 0;
+  struct corral_proc_oncpu *slot = bpf_map_lookup_percpu_elem(&oncpu, &zero, cpu);
+  if (slot && slot->pid == (__u32)task->pid && slot->since_ns != 0) start = slot->runtime_ns;
+  if (t->run_gen != run_gen) {
+    t->run_gen = run_gen;
+    t->running_ns = 0;
+  }
+  if (runtime > start) t->running_ns += runtime - start;
   return 0;
 }
 

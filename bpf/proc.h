@@ -26,6 +26,8 @@ struct corral_proc_stats {
 struct corral_proc_tracked {
   __u64 fd_gen;
   __u64 fds;
+  __u64 run_gen;    /* the running_slices pass that last wrote running_ns */
+  __u64 running_ns; /* slices running at that pass: charged since their switch-in */
 };
 
 /* `oncpu` (BPF_MAP_TYPE_PERCPU_ARRAY, one entry): the tracked task this CPU switched to, when

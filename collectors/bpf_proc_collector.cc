@@ -54,7 +54,7 @@ std::vector<std::pair<std::string, std::string>> BpfProcCollector::describe() co
 #else  // CORRAL_HAVE_BPF
 
 static_assert(sizeof(corral_proc_stats) == 64);
-static_assert(sizeof(corral_proc_tracked) == 16);
+static_assert(sizeof(corral_proc_tracked) == 32);
 static_assert(sizeof(corral_proc_event) == 48);
 static_assert(sizeof(corral_proc_oncpu) == 32);
 
@@ -191,6 +191,7 @@ Result<std::unique_ptr<BpfProcCollector>> BpfProcCollector::create(const BpfProc
   lo.best = parse_flavor(o.best_variant);
   lo.selftest_reject = o.selftest_reject;
   lo.fd_tables = o.fd_tables;
+  lo.running_iter = o.running_iter;
   auto proc = bpf::load_proc(lo);
   if (!proc) return std::unexpected(proc.error().wrap("bpf-proc"));
   state->proc = std::move(*proc);
@@ -252,19 +253,27 @@ namespace {
 
 // One pass of the fd iterator (iter/task or iter/task_file) over every task; counts land in
 // `tracked`.
-Result<void> run_fd_iterator(proc_bpf* skel, bpf_link* iter, uint64_t gen) {
-  skel->bss->fd_gen = gen;
-  skel->bss->iter_last_pid = 0;
-  skel->bss->iter_last_hit = false;
+// One pass of an iterator program (it writes maps, prints nothing).
+Result<void> run_iterator(proc_bpf* skel, bpf_link* iter, const char* what) {
+  // Each running-slices pass has its own generation: entries it did not visit read as stale.
+  if (std::string_view(what) == "running-slices") ++skel->bss->run_gen;
   UniqueFd fd(bpf_iter_create(bpf_link__fd(iter)));
-  if (!fd) return sys_error("bpf-proc: bpf(BPF_ITER_CREATE) of the fd iterator");
+  if (!fd)
+    return sys_error(std::string("bpf-proc: bpf(BPF_ITER_CREATE) of the ") + what + " iterator");
   char buf[4096];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n == 0) return {};
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_error("bpf-proc: reading the fd iterator");
+    if (n < 0) return sys_error(std::string("bpf-proc: reading the ") + what + " iterator");
   }
+}
+
+Result<void> run_fd_iterator(proc_bpf* skel, bpf_link* iter, uint64_t gen) {
+  skel->bss->fd_gen = gen;
+  skel->bss->iter_last_pid = 0;
+  skel->bss->iter_last_hit = false;
+  return run_iterator(skel, iter, "fd");
 }
 
 Result<uint64_t> count_lines(const std::string& path) {
@@ -316,24 +325,39 @@ Result<void> BpfProcCollector::sample(std::span<const Target* const> targets,
   // Slices running now, read after the counters (a slice that ends in between shows at the next
   // sample): a task that never leaves its CPU still accrues on-CPU time.
   if (which.has(Metric::kSched) && mine.has(Metric::kSched)) {
-    std::vector<corral_proc_oncpu> slots(s_->cpus);
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(s_->skel()->maps.oncpu), &zero, slots.data()) != 0) {
-      return sys_error("bpf-proc: reading `oncpu`");
-    }
     // A running slice is what the scheduler has charged the task since it switched in (its
-    // schedstat runtime, which lags by at most one tick), like the slices BPF closes.
-    // A switch-out the kernel did not run our program for (it skips a program that would
-    // recurse, e.g. while another BPF program runs on that CPU) leaves a stale slot. A slot is
-    // credited only while the kernel says its task runs on that CPU (/proc/<tid>/stat: state R,
-    // last CPU), and a cgroup's time never goes back.
-    for (size_t cpu = 0; cpu < slots.size(); ++cpu) {
-      const corral_proc_oncpu& slot = slots[cpu];
-      if (slot.since_ns == 0) continue;
-      auto it = sums.find(slot.cgroup_id);
-      if (it == sums.end() || !running_on(slot.pid, cpu)) continue;
-      std::optional<uint64_t> runtime = runtime_of(slot.pid);
-      if (runtime && *runtime > slot.runtime_ns) it->second.oncpu_ns += *runtime - slot.runtime_ns;
+    // sum_exec_runtime, which lags by at most one tick), like the slices BPF closes. The
+    // running_slices iterator asks the kernel which tasks are on a CPU (task->on_cpu) and
+    // credits a slice whose switch-in sched_switch did not see (it happens under contention,
+    // cause unknown: no recursion miss is counted) from se.prev_sum_exec_runtime. Without it,
+    // each CPU's recorded task is credited while /proc/<tid>/stat says it runs there (state R,
+    // last CPU), through its schedstat; a slice with an unseen switch-in shows only once it
+    // ends. Either way a cgroup's time never goes back.
+    if (s_->proc->running_iter) {
+      if (auto r = run_iterator(s_->skel(), s_->proc->running_iter.get(), "running-slices"); !r) {
+        return r;
+      }
+      for (auto& [id, sum] : sums) {
+        corral_proc_tracked tr{};
+        if (bpf_map_lookup_elem(bpf_map__fd(s_->skel()->maps.tracked), &id, &tr) != 0) continue;
+        if (tr.run_gen == s_->skel()->bss->run_gen) sum.oncpu_ns += tr.running_ns;
+      }
+    } else {
+      std::vector<corral_proc_oncpu> slots(s_->cpus);
+      uint32_t zero = 0;
+      if (bpf_map_lookup_elem(bpf_map__fd(s_->skel()->maps.oncpu), &zero, slots.data()) != 0) {
+        return sys_error("bpf-proc: reading `oncpu`");
+      }
+      for (size_t cpu = 0; cpu < slots.size(); ++cpu) {
+        const corral_proc_oncpu& slot = slots[cpu];
+        if (slot.since_ns == 0) continue;
+        auto it = sums.find(slot.cgroup_id);
+        if (it == sums.end() || !running_on(slot.pid, cpu)) continue;
+        std::optional<uint64_t> runtime = runtime_of(slot.pid);
+        if (runtime && *runtime > slot.runtime_ns) {
+          it->second.oncpu_ns += *runtime - slot.runtime_ns;
+        }
+      }
     }
     for (auto& [id, sum] : sums) {
       uint64_t& reported = s_->oncpu_reported[id];
@@ -440,6 +464,10 @@ std::vector<std::pair<std::string, std::string>> BpfProcCollector::describe() co
         std::to_string(__atomic_load_n(&s_->skel()->bss->unseen_switch_ins, __ATOMIC_RELAXED)));
   }
   d.emplace_back("fds", s_->has(ProcHook::kFds) ? s_->hook(ProcHook::kFds).section : "unavailable");
+  d.emplace_back("sched: running slices",
+                 s_->has(ProcHook::kRunning)
+                     ? s_->hook(ProcHook::kRunning).section + " (running_slices)"
+                     : "/proc/<tid>/stat and schedstat of each CPU's last switched-in task");
   for (size_t h = 0; h < bpf::kProcHookCount; ++h) {
     const bpf::HookChoice& c = s_->proc->hooks[h];
     if (!c.refused.empty()) {
@@ -447,15 +475,19 @@ std::vector<std::pair<std::string, std::string>> BpfProcCollector::describe() co
                      c.refused);
     }
   }
-  for (const bpf::HookChoice& c : s_->proc->hooks) {
+  for (size_t h = 0; h < bpf::kProcHookCount; ++h) {
+    const bpf::HookChoice& c = s_->proc->hooks[h];
     if (c.prog == nullptr) continue;
+    // Two iter/task programs: the running-slices one is named apart.
+    const std::string key =
+        c.section + (static_cast<ProcHook>(h) == ProcHook::kRunning ? " (running_slices)" : "");
     auto st = bpf::prog_stats(bpf_program__fd(c.prog));
     if (!st) {
-      d.emplace_back("run_time_ns " + c.section, st.error().describe());
+      d.emplace_back("run_time_ns " + key, st.error().describe());
       continue;
     }
-    d.emplace_back("run_time_ns " + c.section, std::to_string(st->run_time_ns));
-    d.emplace_back("run_cnt " + c.section, std::to_string(st->run_cnt));
+    d.emplace_back("run_time_ns " + key, std::to_string(st->run_time_ns));
+    d.emplace_back("run_cnt " + key, std::to_string(st->run_cnt));
   }
   if (!s_->run_time_stats_error.empty()) d.emplace_back("run_time_stats", s_->run_time_stats_error);
   d.emplace_back("ring_buffer_bytes",

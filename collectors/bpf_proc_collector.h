@@ -27,6 +27,10 @@ struct BpfProcOptions {
   // Count open fds from each process's fd table bitmap (iter/task, one visit per task) where
   // it loads; false: iter/task_file (one visit per open file) only (tests).
   bool fd_tables = true;
+  // Credit slices running at sample time from an iter/task pass (covers slices whose switch-in
+  // the sched_switch program did not see); false: from /proc/<tid>/stat and schedstat of each
+  // CPU's recorded task (tests).
+  bool running_iter = true;
 };
 
 class BpfProcCollector final : public Collector {

@@ -36,6 +36,8 @@ std::vector<bpf_program*> candidates(proc_bpf* s, ProcHook h) {
       return {p.oom_btf, p.oom_tp_kfunc, p.oom_tp};
     case ProcHook::kFds:
       return {p.count_fd_tables, p.count_fds};
+    case ProcHook::kRunning:
+      return {p.running_slices};
   }
   return {};
 }
@@ -55,7 +57,9 @@ Flavor flavor(const bpf_program* prog) {
 }
 
 bool allowed(const ProcLoadOptions& o, const bpf_program* prog) {
-  if (!o.fd_tables && section(prog) == "iter/task") return false;
+  const std::string_view name = bpf_program__name(prog);
+  if (!o.fd_tables && name == "count_fd_tables") return false;
+  if (!o.running_iter && name == "running_slices") return false;
   Flavor f = flavor(prog);
   return f == Flavor::kIter || f >= o.best;
 }
@@ -113,9 +117,11 @@ Result<std::unique_ptr<LoadedProc>> attempt(const ProcLoadOptions& o, const Pick
   for (size_t h = 0; h < kProcHookCount; ++h) {
     HookChoice& c = loaded->hooks[h];
     if (c.prog == nullptr) continue;
-    if (static_cast<ProcHook>(h) == ProcHook::kFds) {
-      loaded->iter.reset(bpf_program__attach_iter(c.prog, nullptr));
-      if (!loaded->iter) {
+    if (static_cast<ProcHook>(h) == ProcHook::kFds ||
+        static_cast<ProcHook>(h) == ProcHook::kRunning) {
+      Link& iter = static_cast<ProcHook>(h) == ProcHook::kFds ? loaded->iter : loaded->running_iter;
+      iter.reset(bpf_program__attach_iter(c.prog, nullptr));
+      if (!iter) {
         *blamed = static_cast<int>(h);
         return std::unexpected(libbpf_error("attaching " + c.section, errno, &log));
       }
@@ -151,6 +157,8 @@ const char* proc_hook_name(ProcHook h) {
       return "mark_victim";
     case ProcHook::kFds:
       return "open fds";
+    case ProcHook::kRunning:
+      return "running slices";
   }
   return "?";
 }

@@ -24,8 +24,18 @@
 
 namespace corral::collectors::bpf {
 
-enum class ProcHook : uint8_t { kSwitch, kWakeup, kWakeupNew, kFork, kExec, kExit, kOom, kFds };
-inline constexpr size_t kProcHookCount = 8;
+enum class ProcHook : uint8_t {
+  kSwitch,
+  kWakeup,
+  kWakeupNew,
+  kFork,
+  kExec,
+  kExit,
+  kOom,
+  kFds,
+  kRunning,  // slices running at sample time (an iterator; without it: /proc per slot)
+};
+inline constexpr size_t kProcHookCount = 9;
 
 // Variants in order of preference.
 enum class Flavor : uint8_t { kTpBtf, kRawTp, kTracepoint, kIter };
@@ -36,6 +46,7 @@ struct ProcLoadOptions {
   Flavor best = Flavor::kTpBtf;  // skip variants better than this (tests exercise fallbacks)
   bool selftest_reject = false;  // load only a program the verifier must refuse (tests)
   bool fd_tables = true;         // false: count fds with iter/task_file only (tests)
+  bool running_iter = true;      // false: running slices from /proc per CPU slot (tests)
 };
 
 struct HookChoice {
@@ -54,6 +65,7 @@ struct LoadedProc {
   std::array<HookChoice, kProcHookCount> hooks;
   std::vector<Link> links;  // declared after skel: detached before it is destroyed
   Link iter;                // the fd-counting iterator's link (bpf_iter_create from it)
+  Link running_iter;        // the running-slices iterator's link, when it loaded
 };
 
 // The error of a failed load or attach carries libbpf's log, with the verifier's words.
