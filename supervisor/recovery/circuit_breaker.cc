@@ -109,12 +109,22 @@ bool CircuitBreaker::allow() {
 std::optional<BreakerTransition> CircuitBreaker::begin_repair(std::string cause,
                                                               Clock::time_point now) {
   if (state_ == BreakerState::kRepairing) return std::nullopt;
+  repair_from_ = state_;
   return move(BreakerState::kRepairing, std::move(cause), now);
 }
 
 std::optional<BreakerTransition> CircuitBreaker::end_repair(bool ok, std::string cause,
                                                             Clock::time_point now) {
   if (state_ != BreakerState::kRepairing) return std::nullopt;
+  if (repair_from_ == BreakerState::kClosed) {
+    state_ = BreakerState::kClosed;
+    if (ok) return BreakerTransition{BreakerState::kRepairing, state_, "repaired: " + cause, now};
+    if (auto t = record({true, false, "repair failed: " + cause}, now)) {
+      t->from = BreakerState::kRepairing;
+      return t;
+    }
+    return BreakerTransition{BreakerState::kRepairing, state_, "repair failed: " + cause, now};
+  }
   if (!ok) return open("repair failed: " + cause, now);
   trials_left_ = std::max(1u, settings_.half_open_trials);
   trial_successes_ = 0;

@@ -58,8 +58,10 @@ class CircuitBreaker {
   // Whether a start or probe may go through now: Closed, or Half-Open with trials left (each
   // call in Half-Open takes one).
   [[nodiscard]] bool allow();
-  // A recovery strategy starts (-> Repairing) or ends: success -> Half-Open (its result is
-  // still to be proven), failure -> Open again (a longer trip).
+  // A recovery strategy starts (-> Repairing) or ends. Begun from Closed (a routine restart
+  // after a failure that did not trip), success goes back to Closed with the failure count kept
+  // and failure counts as one more failure; begun from Open or Half-Open, success -> Half-Open
+  // (its result is still to be proven) and failure -> Open again (a longer trip).
   [[nodiscard]] std::optional<BreakerTransition> begin_repair(std::string cause,
                                                               Clock::time_point now);
   [[nodiscard]] std::optional<BreakerTransition> end_repair(bool ok, std::string cause,
@@ -90,6 +92,7 @@ class CircuitBreaker {
   unsigned total_ = 0;
   unsigned trials_left_ = 0;
   unsigned trial_successes_ = 0;
+  BreakerState repair_from_ = BreakerState::kClosed;
   std::deque<Seen> window_;
 };
 

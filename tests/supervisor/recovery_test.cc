@@ -158,6 +158,25 @@ TEST(CircuitBreaker, RepairingEndsHalfOpenOnSuccessAndOpenOnFailure) {
   EXPECT_FALSE(b.end_repair(true, "not repairing", c.now()));
 }
 
+TEST(CircuitBreaker, ARepairBegunClosedReturnsClosedAndAFailedOneCountsAsAFailure) {
+  BreakerSettings s;
+  s.consecutive_failures = 2;
+  CircuitBreaker b(s);
+  ManualClock c;
+  EXPECT_FALSE(b.record(fail(), c.now()));
+  ASSERT_TRUE(b.begin_repair("restart after exit status 1", c.now()));
+  auto e = b.end_repair(true, "restarted", c.now());
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->from, BreakerState::kRepairing);
+  EXPECT_EQ(e->to, BreakerState::kClosed);
+  ASSERT_TRUE(b.begin_repair("restart again", c.now()));
+  auto f = b.end_repair(false, "launch failed", c.now());
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->from, BreakerState::kRepairing);
+  EXPECT_EQ(f->to, BreakerState::kOpen) << "the second failure in a row trips it";
+  EXPECT_THAT(f->cause, HasSubstr("repair failed: launch failed (2 failures in a row)"));
+}
+
 TEST(CircuitBreaker, ResetClosesAndForgetsTheStreak) {
   BreakerSettings s;
   s.consecutive_failures = 1;
