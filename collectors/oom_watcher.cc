@@ -89,13 +89,20 @@ Result<void> OomWatcher::track(const Target& t) {
   auto kills = read_kills(w.counter_file);
   if (!kills) return std::unexpected(kills.error().wrap("oom watcher: " + t.name));
   w.baseline = w.seen = *kills;
+  if (t.fresh) {
+    // A new cgroup's counter was 0: kills already counted are this run's, reported next drain.
+    w.baseline = w.seen = 0;
+    w.force = *kills > 0;
+  }
   uint64_t key = next_key_++;
   auto r = v2 ? watch_v2(w) : watch_v1(w, key);
   if (!r) {
     if (w.wd >= 0) (void)::inotify_rm_watch(inotify_.get(), w.wd);
     return std::unexpected(r.error().wrap("oom watcher: " + t.name));
   }
+  const bool force = w.force;
   watches_.emplace(key, std::move(w));
+  if (force) arm_timer(true);  // wakes the event loop, whose drain reports them
   return {};
 }
 
@@ -173,7 +180,8 @@ void OomWatcher::drain_events(std::vector<Event>& out) {
   bool pending = false;
   for (auto& [key, w] : watches_) {
     bool v2 = w.wd >= 0;
-    if ((v2 && any_inotify) || (!v2 && w.retries > 0)) check(w, out);
+    if ((v2 && any_inotify) || (!v2 && w.retries > 0) || w.force) check(w, out);
+    w.force = false;
     if (!v2 && w.retries > 0 && tick) --w.retries;
     pending = pending || w.retries > 0;
   }

@@ -43,6 +43,7 @@ class OomWatcher final : public Collector {
     uint64_t baseline = 0;     // oom_kill at track()
     uint64_t seen = 0;         // oom_kill at the last read
     int retries = 0;           // v1: timer re-reads left after a notification
+    bool force = false;        // re-read at the next drain (kills before track(), fresh cgroup)
   };
   OomWatcher(UniqueFd epoll, UniqueFd inotify, UniqueFd timer)
       : epoll_(std::move(epoll)), inotify_(std::move(inotify)), timer_(std::move(timer)) {}

@@ -81,6 +81,9 @@ struct Target {
   std::string cpu_dir;  // cpu and cpuacct (co-mounted on Debian: the same directory)
   std::string pids_dir;
   uint64_t memory_limit = 0;  // bytes, 0: none (for MemoryStats::limit and "% of limit")
+  // The cgroup was made for this run: its event counters (oom_kill) start at zero, so what they
+  // hold when tracking begins (the program may already run) happened to this run.
+  bool fresh = false;
 };
 
 struct CpuStats {

@@ -267,6 +267,27 @@ Result<v1::StatsResponse> Client::stats(const std::string& name) {
                                   [](const v1::Response& r) { return r.stats(); });
 }
 
+Result<v1::HealthReport> Client::health(const std::string& name) {
+  v1::Request req;
+  req.mutable_health()->set_name(name);
+  return unary<v1::HealthReport>(*this, std::move(req),
+                                 [](const v1::Response& r) { return r.health().health(); });
+}
+
+Result<v1::BreakersResponse> Client::breakers() {
+  v1::Request req;
+  req.mutable_breakers();
+  return unary<v1::BreakersResponse>(*this, std::move(req),
+                                     [](const v1::Response& r) { return r.breakers(); });
+}
+
+Result<v1::ResetResponse> Client::reset(const std::string& name) {
+  v1::Request req;
+  req.mutable_reset()->set_name(name);
+  return unary<v1::ResetResponse>(*this, std::move(req),
+                                  [](const v1::Response& r) { return r.reset(); });
+}
+
 Result<v1::PluginInfo> Client::status(const std::string& name) {
   v1::Request req;
   req.mutable_status()->set_name(name);

@@ -48,6 +48,9 @@ class Client {
   [[nodiscard]] Result<v1::PluginInfo> start(const std::string& name);
   [[nodiscard]] Result<v1::PluginInfo> stop(const std::string& name, uint32_t timeout_ms = 0);
   [[nodiscard]] Result<v1::PluginInfo> restart(const std::string& name, uint32_t timeout_ms = 0);
+  [[nodiscard]] Result<v1::HealthReport> health(const std::string& name);
+  [[nodiscard]] Result<v1::BreakersResponse> breakers();
+  [[nodiscard]] Result<v1::ResetResponse> reset(const std::string& name);
 
   // Sets the per-request deadline (0: none), e.g. for `logs --follow` or a long stop.
   void set_timeout(std::chrono::milliseconds t) { options_.timeout = t; }

@@ -20,6 +20,7 @@
 #include "ctl/client.h"
 #include "ctl/exit_codes.h"
 #include "ctl/format.h"
+#include "ctl/recovery_format.h"
 #include "ctl/stats_format.h"
 
 #ifndef CORRAL_VERSION
@@ -47,6 +48,9 @@ struct Options {
   bool watch = false;
   uint32_t interval_ms = 1000;
   uint32_t iterations = 0;  // 0: until Ctrl-C
+  // events
+  std::string plugin;
+  uint64_t after = 0;
 };
 
 // "256M", "2G", "4096": bytes (powers of 1024).
@@ -242,6 +246,67 @@ int run(const std::string& cmd, const Options& o) {
     }
     return 0;
   }
+  if (cmd == "health") {
+    auto h = c.health(o.name);
+    if (!h) return fail(h.error());
+    if (o.json) {
+      print_json(*h);
+    } else {
+      std::cout << ctl::format_health(*h, now_ms());
+    }
+    return 0;
+  }
+  if (cmd == "breakers") {
+    auto b = c.breakers();
+    if (!b) return fail(b.error());
+    if (o.json) {
+      print_json(*b);
+    } else {
+      std::cout << ctl::format_breakers(*b, now_ms());
+    }
+    return 0;
+  }
+  if (cmd == "reset") {
+    auto r = c.reset(o.name);
+    if (!r) return fail(r.error());
+    if (o.json) {
+      print_json(*r);
+    } else {
+      std::cout << o.name << ": " << ctl::state_word(r->plugin().state()) << ", breaker "
+                << r->breaker().state() << "\n";
+    }
+    return 0;
+  }
+  if (cmd == "events") {
+    v1::Request req;
+    req.mutable_events()->set_plugin(o.plugin);
+    req.mutable_events()->set_after_seq(o.after);
+    req.mutable_events()->set_follow(o.follow);
+    req.mutable_events()->set_max(o.tail);
+    if (o.follow) {
+      c.set_timeout(std::chrono::milliseconds(0));
+      stop_following_on_sigint(c.fd());
+    }
+    int code = 0;
+    auto streamed = c.stream(std::move(req), [&](const v1::Response& resp) {
+      if (auto ok = ctl::check_status(resp); !ok) {
+        code = fail(ok.error());
+        return false;
+      }
+      for (const auto& e : resp.events().events()) {
+        if (o.json) {
+          print_json(e);
+        } else {
+          std::cout << ctl::format_event(e) << "\n";
+        }
+      }
+      std::cout << std::flush;
+      return true;
+    });
+    if (g_interrupted != 0) return code;
+    if (!streamed) return fail(streamed.error());
+    return code;
+  }
   if (cmd == "logs") {
     v1::Request req;
     req.mutable_logs()->set_name(o.name);
@@ -389,6 +454,22 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(50u, 3600000u));
     sub->add_option("-n,--iterations", o.iterations, "stop after N refreshes (0: never)");
   }
+
+  app.add_subcommand("health", "a plugin's health score, breaker, checks and trends")
+      ->add_option("name", o.name, "plugin name")
+      ->required();
+  app.add_subcommand("breakers", "every plugin's circuit breaker and recovery phase");
+  app.add_subcommand("reset",
+                     "close a plugin's breaker and clear its backoff, quarantine or escalation "
+                     "(a quarantined run is replaced; a plugin that is down is started)")
+      ->add_option("name", o.name, "plugin name")
+      ->required();
+  auto* events = app.add_subcommand(
+      "events", "signals, breaker transitions and recovery actions, with their causes");
+  events->add_option("--plugin", o.plugin, "only this plugin's");
+  events->add_option("-n,--tail", o.tail, "at most this many past events (default 100)");
+  events->add_option("--after", o.after, "only events after this sequence number");
+  events->add_flag("-f,--follow", o.follow, "keep printing new events");
 
   auto* run_cmd = app.add_subcommand(
       "run",

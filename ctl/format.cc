@@ -19,6 +19,10 @@ std::string state_word(v1::PluginState s) {
       return "exited";
     case v1::FAILED:
       return "failed";
+    case v1::QUARANTINED:
+      return "quarantined";
+    case v1::ESCALATED:
+      return "escalated";
     default:
       return "unknown";
   }
@@ -43,9 +47,19 @@ std::string format_duration_ms(int64_t ms) {
   return buf;
 }
 
+std::string health_word(const v1::PluginInfo& p) {
+  if (p.breaker().empty()) return "-";  // a corrald without recovery
+  std::string out = std::to_string(p.health());
+  if (p.breaker() != "closed") out += " " + p.breaker();
+  if (!p.recovery_phase().empty() && p.recovery_phase() != "normal") {
+    out += " " + p.recovery_phase();
+  }
+  return out;
+}
+
 std::string format_table(const v1::ListResponse& list, int64_t now_ms) {
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "STATE", "PID", "RESTARTS", "UPTIME", "LAST-EXIT"}};
+      {"NAME", "STATE", "PID", "RESTARTS", "HEALTH", "UPTIME", "LAST-EXIT"}};
   for (const auto& p : list.plugins()) {
     std::string state = state_word(p.state());
     if (p.state() == v1::BACKOFF && p.next_restart_unix_ms() > 0) {
@@ -53,9 +67,15 @@ std::string format_table(const v1::ListResponse& list, int64_t now_ms) {
     }
     rows.push_back(
         {p.name(), state, p.pid() > 0 ? std::to_string(p.pid()) : "-", std::to_string(p.restarts()),
+         health_word(p),
          p.started_at_unix_ms() > 0 ? format_duration_ms(now_ms - p.started_at_unix_ms()) : "-",
          p.has_last_exit() ? p.last_exit().description() : "-"});
   }
+  return format_columns(rows);
+}
+
+std::string format_columns(const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return {};
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& r : rows) {
     for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());

@@ -181,6 +181,11 @@ void drop_privileges(const ChildArgs& a) {
     high[i] = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
     if (high[i] < 0) fail(report_fd, Step::kDup, static_cast<int>(i));
   }
+  int notify_high = -1;
+  if (spec.notify_fd >= 0) {
+    notify_high = ::fcntl(spec.notify_fd, F_DUPFD_CLOEXEC, 10);
+    if (notify_high < 0) fail(report_fd, Step::kDup, kNotifyFd);
+  }
   for (int i = 0; i < 3; ++i) {
     if (::dup2(high[static_cast<size_t>(i)], i) < 0) fail(report_fd, Step::kDup, i);
   }
@@ -188,9 +193,19 @@ void drop_privileges(const ChildArgs& a) {
   if (spec.seccomp_listener && report_fd != kSeccompHandoffFd) {
     if (::dup3(report_fd, kSeccompHandoffFd, O_CLOEXEC) < 0) fail(report_fd, Step::kReportFd);
     report_fd = kSeccompHandoffFd;
+  } else if (notify_high >= 0 && report_fd == kNotifyFd) {
+    int moved = ::fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
+    if (moved < 0) fail(report_fd, Step::kReportFd);
+    report_fd = moved;
   }
-  // Everything above stderr closes at exec (the report socket is already O_CLOEXEC).
-  if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+  // The readiness channel on fd 3, kept across exec (dup2 clears close-on-exec).
+  if (notify_high >= 0 && ::dup2(notify_high, kNotifyFd) < 0) {
+    fail(report_fd, Step::kDup, kNotifyFd);
+  }
+  // Everything above stderr (or the readiness fd) closes at exec (the report socket is already
+  // O_CLOEXEC).
+  const unsigned keep = static_cast<unsigned>(notify_high >= 0 ? kNotifyFd + 1 : 3);
+  if (::syscall(SYS_close_range, keep, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
     fail(report_fd, Step::kCloseRange);
   }
   if (::chdir(spec.working_dir.c_str()) != 0) fail(report_fd, Step::kChdir);
@@ -563,6 +578,9 @@ std::string step_name(const Report& r, const LaunchSpec& spec, const SandboxPlan
       return "opening /dev/null";
     case Step::kDup: {
       static constexpr const char* kStreams[] = {"stdin", "stdout", "stderr"};
+      if (r.detail == kNotifyFd) {
+        return "setting up the readiness fd 3 from fd " + std::to_string(spec.notify_fd);
+      }
       if (r.detail < 0 || r.detail > 2) return "setting up stdin/stdout/stderr";
       int fds[] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
       return std::string("setting up ") + kStreams[r.detail] + " from fd " +

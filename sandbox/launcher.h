@@ -28,6 +28,8 @@ struct Rlimit {
   rlim_t hard = RLIM_INFINITY;
 };
 
+inline constexpr int kNotifyFd = 3;
+
 struct LaunchSpec {
   std::string exec;               // absolute path of the program
   std::vector<std::string> args;  // argv[1..]; argv[0] is exec
@@ -38,6 +40,9 @@ struct LaunchSpec {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // If set, becomes fd kNotifyFd (3) of the program, its readiness channel ($NOTIFY_FD is the
+  // caller's to put in env). Not owned.
+  int notify_fd = -1;
   // If set, the child starts inside this cgroup: cloned into its cgroup2 node (CLONE_INTO_CGROUP)
   // when it has one, and, where v1 hierarchies exist too, held on a gate until Cgroup::add has
   // placed it in them; it can never exec or fork outside. Not owned.

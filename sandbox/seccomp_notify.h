@@ -17,7 +17,7 @@ namespace corral::sandbox {
 
 // The descriptor number the launched program's report socket has while the filter is installed:
 // a notify filter allows sendmsg on it (and only it) so the listener can be handed over.
-inline constexpr int kSeccompHandoffFd = 3;
+inline constexpr int kSeccompHandoffFd = 4;  // above kNotifyFd (launcher.h)
 
 // SECCOMP_RET_USER_NOTIF and the CONTINUE reply (Linux 5.5+).
 [[nodiscard]] bool seccomp_notify_supported();

@@ -8,9 +8,11 @@
 #include <csignal>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include "common/files.h"
 #include "supervisor/cgroup_setup.h"
+#include "supervisor/recovery_signals.h"
 
 namespace corral::supervisor {
 
@@ -92,9 +94,23 @@ Result<void> Daemon::init() {
         io_, config_.telemetry, std::chrono::milliseconds(config_.telemetry_interval_ms),
         std::chrono::milliseconds(config_.telemetry_watch_interval_ms), v2_parent);
   }
+  events_ = std::make_unique<recovery::RecoveryLog>();
   plugins_ = std::make_unique<PluginManager>(
       io_, launcher_, SteadyClock::instance(), log_dir, cgroups_.get(),
-      SandboxHost{ids_.get(), config_.state_dir + "/plugins", telemetry_.get()});
+      SandboxHost{ids_.get(), config_.state_dir + "/plugins", telemetry_.get(), events_.get()});
+  if (telemetry_) {
+    // Violations and samples reach each plugin's recovery after the telemetry pass that
+    // produced them (recovery may end runs).
+    telemetry_->add_listener([this](const TelemetryEvent& ev) {
+      auto sig = recovery_signal_of(ev);
+      boost::asio::post(io_, [this, name = ev.plugin, sig = std::move(sig)]() mutable {
+        if (Plugin* p = plugins_ ? plugins_->find(name) : nullptr) p->signal(std::move(sig));
+      });
+    });
+    telemetry_->add_sample_listener([this](const std::string& name, const collectors::Sample& s) {
+      if (Plugin* p = plugins_->find(name)) p->on_sample(s);
+    });
+  }
   for (auto& m : set->manifests) plugins_->add(std::move(m));
   spdlog::info("loaded {} plugin manifest(s) from {} ({} rejected)", plugins_->size(),
                config_.plugins_dir, set->problems.size());
@@ -107,6 +123,7 @@ Result<void> Daemon::init() {
   };
   router_ = std::make_unique<Router>(io_, *plugins_, config_.max_frame_bytes, std::move(features));
   router_->set_telemetry(telemetry_.get());
+  router_->set_recovery_log(events_.get());
   auto server = ControlServer::create(io_, config_, *router_);
   if (!server) return std::unexpected(server.error());
   server_ = std::move(*server);

@@ -41,6 +41,7 @@ class Daemon {
   std::unique_ptr<sandbox::CgroupBackend> cgroups_;  // null when cgroups are off or absent
   std::unique_ptr<IdAllocator> ids_;                 // sandbox id ranges, one per plugin
   std::unique_ptr<TelemetryService> telemetry_;      // null when off; outlives the plugins
+  std::unique_ptr<recovery::RecoveryLog> events_;    // outlives the plugins that append to it
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<ControlServer> server_;

@@ -332,7 +332,7 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
   if (!doc) return std::unexpected(r.error());
   r.reject_unknown(*doc, "",
                    {"name", "exec", "args", "env", "working_dir", "autostart", "restart", "stop",
-                    "limits", "resources", "sandbox", "logs", "thresholds"});
+                    "limits", "resources", "sandbox", "logs", "thresholds", "recovery", "health"});
 
   if (auto v = r.string(*doc, "", "name")) {
     if (valid_plugin_name(*v)) {
@@ -399,6 +399,11 @@ Result<Manifest> parse_manifest(std::string_view text, const std::string& source
   parse_sandbox(r, r.table(*doc, "sandbox"), m);
   if (const toml::table* t = r.table(*doc, "thresholds")) {
     parse_thresholds(r, *t, m.resources.memory_max.has_value(), m.thresholds);
+  }
+  if (const toml::table* t = r.table(*doc, "recovery")) parse_recovery(r, *t, m.recovery);
+  m.recovery.backoff = {m.restart.delay, m.restart.max_delay, m.restart.stable_after};
+  if (const toml::table* t = r.table(*doc, "health")) {
+    parse_health(r, *t, m.isolation.enabled, m.health);
   }
   if (const toml::table* t = r.table(*doc, "logs")) {
     r.reject_unknown(*t, "logs", {"ring_lines", "file_max_bytes"});

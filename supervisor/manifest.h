@@ -15,6 +15,8 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox_spec.h"
 #include "sandbox/seccomp_profile.h"
+#include "supervisor/manifest_recovery.h"
+#include "supervisor/recovery/recovery_settings.h"
 #include "supervisor/restart_policy.h"
 #include "supervisor/thresholds.h"
 
@@ -62,6 +64,9 @@ struct Manifest {
   std::optional<sandbox::SeccompProfile> seccomp;
   IsolationSettings isolation;
   ThresholdSettings thresholds;  // [thresholds]: telemetry levels that raise violations
+  // [recovery]: what answers each signal; its backoff comes from [restart].
+  recovery::RecoverySettings recovery;
+  HealthSettings health;  // [health]: readiness, liveness, leak detection
   uint32_t log_ring_lines = 1000;
   uint64_t log_file_max_bytes = 1 << 20;
   std::string source;  // the manifest file it came from

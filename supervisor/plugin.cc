@@ -1,11 +1,14 @@
 #include "supervisor/plugin.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <random>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include "common/files.h"
 #include "sandbox/state_volume.h"
@@ -17,6 +20,12 @@ namespace asio = boost::asio;
 using std::chrono::milliseconds;
 
 namespace {
+
+// Each plugin's restarts draw their own jitter, different on every corrald start.
+uint64_t recovery_seed(const std::string& name) {
+  std::random_device rd;
+  return std::hash<std::string>{}(name) ^ (static_cast<uint64_t>(rd()) << 32 | rd());
+}
 
 std::vector<sandbox::Rlimit> rlimits_of(const PluginLimits& l) {
   std::vector<sandbox::Rlimit> out;
@@ -45,9 +54,11 @@ Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& c
             log_dir.empty() || manifest_.ephemeral ? std::string()
                                                    : log_dir + "/" + manifest_.name + ".log",
             manifest_.log_file_max_bytes),
-      backoff_(manifest_.restart),
       restart_timer_(io),
-      kill_timer_(io) {
+      kill_timer_(io),
+      engine_(manifest_.recovery, recovery_seed(manifest_.name)),
+      recovery_timer_(io),
+      ready_timer_(io) {
   // Where the kernel can refer denied calls, corrald decides them itself and so can name them.
   if (manifest_.seccomp) {
     seccomp_.emplace(
@@ -57,6 +68,7 @@ Plugin::Plugin(asio::io_context& io, sandbox::Launcher& launcher, const Clock& c
 }
 
 Plugin::~Plugin() {
+  *alive_ = false;
   for (auto& p : pipes_) p->close();
   // proc_'s destructor kills and reaps a process still running here.
   if (holds_ids_) host_.ids->release(name());
@@ -127,9 +139,18 @@ Result<void> Plugin::start() {
     return make_error(Code::kFailedPrecondition,
                       "plugin '" + name() + "' is stopping; start it again once it has stopped");
   }
+  using recovery::RecoveryPhase;
+  if (engine_.phase() == RecoveryPhase::kQuarantined ||
+      engine_.phase() == RecoveryPhase::kEscalated) {
+    return make_error(Code::kFailedPrecondition,
+                      "plugin '" + name() + "' is " +
+                          std::string(recovery::recovery_phase_name(engine_.phase())) + " (" +
+                          engine_.phase_cause() + "); inspect it, then `corralctl reset " + name() +
+                          "`");
+  }
+  wanted_ = true;
   ++timer_generation_;
   restart_timer_.cancel();
-  backoff_.reset();
   return launch();
 }
 
@@ -137,11 +158,11 @@ Result<void> Plugin::launch_failed(const Error& err) {
   last_error_ = err.describe();
   logs_.note("launch failed: " + last_error_, unix_now_ms());
   spdlog::error("plugin {}: launch failed: {}", name(), last_error_);
-  if (auto delay = backoff_.on_launch_failed()) {
-    schedule_restart(*delay);
-  } else {
-    state_ = v1::FAILED;
-  }
+  notify_child_.reset();
+  state_ = v1::FAILED;  // unless recovery schedules another try
+  auto sig = make_signal(recovery::SignalKind::kLaunchFailed, last_error_);
+  sig.restart_wanted = manifest_.restart.policy != RestartPolicy::kNo;
+  decide(sig);
   return std::unexpected(err.wrap("starting plugin '" + name() + "'"));
 }
 
@@ -201,8 +222,21 @@ Result<void> Plugin::launch() {
       if (armed) p->end_observed_run();
     }
   } end_on_failure{this};
+  UniqueFd notify_ours;
+  if (manifest_.health.notify) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      return launch_failed(Error{Code::kInternal, errno, "creating its readiness socket"});
+    }
+    notify_ours = UniqueFd(sv[0]);
+    notify_child_ = UniqueFd(sv[1]);
+  }
   auto spec = make_spec(out_w.get(), err_w.get());
   spec.cgroup = cgroup.get();
+  if (notify_child_) {
+    spec.notify_fd = notify_child_.get();
+    spec.env.push_back("NOTIFY_FD=" + std::to_string(sandbox::kNotifyFd));
+  }
   if (manifest_.isolation.enabled) {
     if (auto ok = prepare_sandbox(); !ok)
       return launch_failed(ok.error().wrap("preparing its sandbox"));
@@ -217,7 +251,8 @@ Result<void> Plugin::launch() {
     spec.seccomp_listener = (*seccomp_)->via_notify();
   }
   auto proc = launcher_.launch(spec);
-  state_mount_.reset();  // the sandbox has attached it (or the launch failed)
+  state_mount_.reset();   // the sandbox has attached it (or the launch failed)
+  notify_child_.reset();  // the program has its copy (or the launch failed)
   out_w.reset();
   err_w.reset();
   int64_t now = unix_now_ms();
@@ -235,7 +270,6 @@ Result<void> Plugin::launch() {
   state_ = v1::RUNNING;
   started_at_ms_ = now;
   next_restart_ms_ = 0;
-  backoff_.on_started(clock_.now());
 
   std::erase_if(pipes_, [](const auto& p) { return !p->open(); });
   for (auto [fd, stream] : {std::pair{&out_r, LogStream::kStdout}, {&err_r, LogStream::kStderr}}) {
@@ -246,6 +280,10 @@ Result<void> Plugin::launch() {
   watch_exit();
   logs_.note("started, pid " + std::to_string(proc_->pid()), now);
   spdlog::info("plugin {}: started pid {} ({} launcher)", name(), proc_->pid(), launcher_.name());
+  if (notify_ours) {
+    notify_ = std::make_unique<asio::posix::stream_descriptor>(io_, notify_ours.release());
+  }
+  start_health_checks();
   return {};
 }
 
@@ -274,6 +312,13 @@ SeccompWatcher::Decision Plugin::on_violation(const sandbox::SeccompNotification
   last_violation_ = n.describe() + " by pid " + std::to_string(n.pid) + ": " + outcome;
   logs_.note("seccomp: profile \"" + profile.name + "\" denies " + last_violation_, unix_now_ms());
   spdlog::warn("plugin {}: seccomp: {}", name(), last_violation_);
+  if (profile.default_action != sandbox::SeccompAction::kLog) {
+    // Decided once the kernel has its answer: recovery may freeze or stop the run.
+    asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_), cause = last_violation_] {
+      if (auto a = alive.lock(); a && *a)
+        decide(make_signal(recovery::SignalKind::kSeccomp, cause));
+    });
+  }
   if (profile.default_action == sandbox::SeccompAction::kKillProcess && proc_) {
     // The whole run: a sandbox's init takes its pid namespace with it; the cgroup gets the rest.
     if (auto r = proc_->signal_group(SIGKILL); !r) (void)proc_->signal(SIGKILL);
@@ -324,6 +369,9 @@ void Plugin::on_exit_ready() {
   // Whatever the program wrote before it died is logged before its exit is.
   for (auto& p : pipes_) p->drain();
   proc_.reset();
+  end_health_checks();
+  frozen_ = false;  // the cgroup and its network programs go with the run
+  network_cut_ = false;
   remove_cgroup();
   exit_watch_.reset();
   seccomp_watch_.reset();
@@ -346,20 +394,23 @@ void Plugin::on_exit_ready() {
 
   if (state_ == v1::STOPPING) {
     spdlog::info("plugin {}: stopped (pid {} {})", name(), pid, status.describe());
+    if (after_stop_ && stop_waiters_.empty()) {
+      after_recovery_stop();
+      return;
+    }
+    after_stop_.reset();  // an operator's stop wins over recovery's
     finish_stop();
     return;
   }
-  auto delay = backoff_.on_exited(status, clock_.now());
-  if (delay) {
-    spdlog::warn("plugin {}: pid {} {}; restarting in {} ms ({})", name(), pid, status.describe(),
-                 std::chrono::duration_cast<milliseconds>(*delay).count(),
-                 restart_policy_name(manifest_.restart.policy));
-    schedule_restart(*delay);
-  } else {
-    spdlog::info("plugin {}: pid {} {}; restart policy '{}' keeps it down", name(), pid,
-                 status.describe(), restart_policy_name(manifest_.restart.policy));
-    state_ = v1::EXITED;
-  }
+  const RestartPolicy policy = manifest_.restart.policy;
+  auto sig = make_signal(recovery::SignalKind::kExit, status.describe());
+  sig.failure = !status.success();
+  sig.restart_wanted =
+      policy == RestartPolicy::kAlways || (policy == RestartPolicy::kOnFailure && sig.failure);
+  spdlog::log(sig.failure ? spdlog::level::warn : spdlog::level::info, "plugin {}: pid {} {}",
+              name(), pid, status.describe());
+  if (state_ != v1::QUARANTINED && state_ != v1::ESCALATED) state_ = v1::EXITED;
+  decide(sig);
 }
 
 void Plugin::schedule_restart(Clock::duration delay) {
@@ -377,30 +428,16 @@ void Plugin::schedule_restart(Clock::duration delay) {
 }
 
 void Plugin::stop(milliseconds timeout, Done done) {
+  wanted_ = false;
+  engine_.operator_stopped();
+  ++recovery_generation_;
+  recovery_timer_.cancel();
+  if (proc_ && state_ != v1::STOPPING) {
+    stop_waiters_.push_back(std::move(done));
+    begin_stop(timeout);
+    return;
+  }
   switch (state_) {
-    case v1::RUNNING: {
-      state_ = v1::STOPPING;
-      stop_waiters_.push_back(std::move(done));
-      logs_.note("stopping: signal " + std::to_string(manifest_.stop_signal), unix_now_ms());
-      if (auto r = proc_->signal_group(manifest_.stop_signal); !r) {
-        spdlog::warn("plugin {}: stop signal failed: {}", name(), r.error().describe());
-      }
-      uint64_t gen = ++timer_generation_;
-      kill_timer_.expires_after(timeout);
-      kill_timer_.async_wait([this, gen, timeout](boost::system::error_code ec) {
-        if (ec || gen != timer_generation_ || state_ != v1::STOPPING || !proc_) return;
-        spdlog::warn("plugin {}: did not stop within {} ms; sending SIGKILL", name(),
-                     timeout.count());
-        logs_.note(
-            "did not stop within " + std::to_string(timeout.count()) + " ms; sending SIGKILL",
-            unix_now_ms());
-        if (auto r = proc_->signal_group(SIGKILL); !r) {
-          (void)proc_->signal(SIGKILL);
-        }
-        if (cgroup_) (void)cgroup_->kill();
-      });
-      return;
-    }
     case v1::STOPPING:
       stop_waiters_.push_back(std::move(done));
       return;
@@ -415,6 +452,27 @@ void Plugin::stop(milliseconds timeout, Done done) {
       done({});
       return;
   }
+}
+
+void Plugin::begin_stop(milliseconds timeout) {
+  state_ = v1::STOPPING;
+  set_frozen(false);  // a frozen run cannot act on its stop signal
+  logs_.note("stopping: signal " + std::to_string(manifest_.stop_signal), unix_now_ms());
+  if (auto r = proc_->signal_group(manifest_.stop_signal); !r) {
+    spdlog::warn("plugin {}: stop signal failed: {}", name(), r.error().describe());
+  }
+  uint64_t gen = ++timer_generation_;
+  kill_timer_.expires_after(timeout);
+  kill_timer_.async_wait([this, gen, timeout](boost::system::error_code ec) {
+    if (ec || gen != timer_generation_ || state_ != v1::STOPPING || !proc_) return;
+    spdlog::warn("plugin {}: did not stop within {} ms; sending SIGKILL", name(), timeout.count());
+    logs_.note("did not stop within " + std::to_string(timeout.count()) + " ms; sending SIGKILL",
+               unix_now_ms());
+    if (auto r = proc_->signal_group(SIGKILL); !r) {
+      (void)proc_->signal(SIGKILL);
+    }
+    if (cgroup_) (void)cgroup_->kill();
+  });
 }
 
 void Plugin::finish_stop() {
@@ -470,6 +528,10 @@ void Plugin::fill_info(v1::PluginInfo& out) const {
                 std::string(sandbox::seccomp_action_name(manifest_.seccomp->default_action)) + ")"
           : "none");
   if (cgroup_) out.set_cgroup(cgroup_->dir("").empty() ? cgroup_->dir("memory") : cgroup_->dir(""));
+  out.set_health(static_cast<uint32_t>(health_score()));
+  out.set_breaker(std::string(recovery::breaker_state_name(engine_.breaker().state())));
+  out.set_recovery_phase(std::string(recovery::recovery_phase_name(engine_.phase())));
+  out.set_phase_cause(engine_.phase_cause());
 }
 
 }  // namespace corral::supervisor

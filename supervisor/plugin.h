@@ -1,7 +1,9 @@
 // Plugin: one supervised plugin on the event loop. Launches it through the Launcher, watches its
-// pidfd, captures its output into a LogBuffer, applies the restart policy with backoff, and stops
-// it gracefully (stop signal to its process group, SIGKILL after the timeout). All methods run on
-// the event loop thread.
+// pidfd, captures its output into a LogBuffer, runs its health checks (readiness notification,
+// liveness probe, leak trends), feeds every signal to its RecoveryEngine and carries out what
+// that decides (restart with backoff, hold while the breaker is open, reload, degrade,
+// quarantine, escalate), and stops it gracefully (stop signal to its process group, SIGKILL
+// after the timeout). All methods run on the event loop thread.
 #pragma once
 
 #include <chrono>
@@ -15,14 +17,19 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "collectors/telemetry.h"
 #include "common/clock.h"
 #include "corral/v1/control.pb.h"
 #include "sandbox/launcher.h"
 #include "sandbox/seccomp_filter.h"
 #include "supervisor/id_allocator.h"
+#include "supervisor/liveness_probe.h"
 #include "supervisor/log_buffer.h"
 #include "supervisor/manifest.h"
 #include "supervisor/output_pipe.h"
+#include "supervisor/recovery/event_log.h"
+#include "supervisor/recovery/health_score.h"
+#include "supervisor/recovery/recovery_engine.h"
 #include "supervisor/restart_policy.h"
 #include "supervisor/run_observer.h"
 #include "supervisor/seccomp_watcher.h"
@@ -34,6 +41,7 @@ struct SandboxHost {
   IdAllocator* ids = nullptr;   // null: plugins cannot be isolated (their launch says so)
   std::string state_root;       // <state_dir>/plugins
   RunObserver* runs = nullptr;  // told of each run's cgroup (telemetry, network allow-lists)
+  recovery::RecoveryLog* events = nullptr;  // signals, transitions and actions (may be null)
 };
 
 class Plugin {
@@ -53,14 +61,27 @@ class Plugin {
   [[nodiscard]] v1::PluginState state() const { return state_; }
   [[nodiscard]] bool running() const { return proc_.has_value(); }
 
-  // Launches now unless running. From BACKOFF it cancels the pending restart and forgets earlier
-  // quick failures. Fails while STOPPING, or when the launch fails (the error says why).
+  // Launches now unless running. From BACKOFF it cancels the pending restart. Fails while
+  // STOPPING, QUARANTINED or ESCALATED (reset() clears those), or when the launch fails (the
+  // error says why).
   [[nodiscard]] Result<void> start();
   // Stops (stop signal, then SIGKILL after `timeout`) and calls done once nothing runs.
   void stop(std::chrono::milliseconds timeout, Done done);
   void restart(std::chrono::milliseconds timeout, Done done);
 
+  // An operator reset: the breaker closed, backoff, intensity, quarantine and escalation
+  // forgotten; a quarantined run is thawed and replaced, a plugin that is down is started.
+  [[nodiscard]] Result<void> reset(const std::string& cause);
+  // A signal from outside the plugin (telemetry: thresholds, OOM kills), decided now.
+  void signal(recovery::Signal s);
+  // Each telemetry sample of the current run (leak trends).
+  void on_sample(const collectors::Sample& s);
+
   void fill_info(v1::PluginInfo& out) const;
+  void fill_health(v1::HealthReport& out) const;
+  void fill_breaker(v1::BreakerInfo& out) const;
+  [[nodiscard]] const recovery::RecoveryEngine& recovery() const { return engine_; }
+  [[nodiscard]] int health_score() const;
   // Called once, after the next exit has been handled (its output drained first).
   void on_next_exit(std::function<void(const sandbox::ExitStatus&)> f) {
     exit_observers_.push_back(std::move(f));
@@ -82,7 +103,25 @@ class Plugin {
   void watch_exit();
   void on_exit_ready();
   void schedule_restart(Clock::duration delay);
+  void begin_stop(std::chrono::milliseconds timeout);
   void finish_stop();
+  // Recovery (plugin_recovery.cc).
+  [[nodiscard]] recovery::Signal make_signal(recovery::SignalKind kind, std::string cause);
+  void decide(const recovery::Signal& s);
+  void apply(recovery::Decision d);
+  void stop_for_recovery(recovery::Action a);
+  void after_recovery_stop();
+  void set_frozen(bool frozen);
+  void set_network_cut(bool cut);
+  void arm_recovery_timer();
+  void emit(std::string_view type, std::string what, std::string cause, uint64_t signal_id);
+  void start_health_checks();
+  void end_health_checks();
+  void watch_notify();
+  void on_notify();
+  void on_probe(bool ok, const std::string& detail);
+  [[nodiscard]] recovery::HealthContext health_context() const;
+  [[nodiscard]] std::string probe_path() const;
 
   boost::asio::io_context& io_;
   sandbox::Launcher& launcher_;
@@ -90,7 +129,6 @@ class Plugin {
   sandbox::CgroupBackend* cgroups_;
   Manifest manifest_;
   LogBuffer logs_;
-  RestartBackoff backoff_;
 
   v1::PluginState state_ = v1::STOPPED;
   std::optional<sandbox::Process> proc_;
@@ -109,6 +147,27 @@ class Plugin {
   std::vector<std::shared_ptr<OutputPipe>> pipes_;
   boost::asio::steady_timer restart_timer_;
   boost::asio::steady_timer kill_timer_;
+  // Recovery state.
+  recovery::RecoveryEngine engine_;
+  recovery::HealthScore score_;
+  std::optional<recovery::LeakDetector> memory_leak_, fd_leak_;
+  boost::asio::steady_timer recovery_timer_;
+  boost::asio::steady_timer ready_timer_;
+  uint64_t recovery_generation_ = 0;
+  std::optional<recovery::Action> after_stop_;  // what a recovery stop continues with
+  UniqueFd notify_child_;                       // the run's readiness fd until it is launched
+  std::unique_ptr<boost::asio::posix::stream_descriptor> notify_;
+  std::unique_ptr<LivenessProber> prober_;
+  unsigned probe_failures_ = 0;
+  std::string last_probe_;
+  std::string status_text_;  // the plugin's last STATUS= line
+  int64_t ready_at_ms_ = 0;
+  bool frozen_ = false;
+  bool network_cut_ = false;
+  bool wanted_ = false;  // the operator wants it up (started, not stopped)
+  std::string last_transition_;
+  int64_t last_transition_ms_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t timer_generation_ = 0;  // invalidates timer handlers already queued when cancelled
   std::vector<Done> stop_waiters_;
 

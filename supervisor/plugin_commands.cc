@@ -14,7 +14,19 @@ constexpr uint32_t kMaxTimeoutMs = 600000;
 constexpr uint32_t kMaxTail = 100000;
 constexpr uint32_t kDefaultTail = 100;
 
-Result<Plugin*> lookup(PluginManager& plugins, std::string_view field, const std::string& name) {
+Result<std::chrono::milliseconds> stop_timeout(std::string_view field, uint32_t ms, Plugin& p) {
+  if (ms > kMaxTimeoutMs) {
+    return make_error(Code::kInvalidArgument, std::string(field) + " must be at most " +
+                                                  std::to_string(kMaxTimeoutMs) + " ms, got " +
+                                                  std::to_string(ms));
+  }
+  return ms == 0 ? p.manifest().stop_timeout : std::chrono::milliseconds(ms);
+}
+
+}  // namespace
+
+Result<Plugin*> lookup_plugin(PluginManager& plugins, std::string_view field,
+                              const std::string& name) {
   if (name.empty()) {
     return make_error(Code::kInvalidArgument, std::string(field) + " is required");
   }
@@ -27,17 +39,6 @@ Result<Plugin*> lookup(PluginManager& plugins, std::string_view field, const std
   if (p == nullptr) return make_error(Code::kNotFound, "no plugin named \"" + name + "\"");
   return p;
 }
-
-Result<std::chrono::milliseconds> stop_timeout(std::string_view field, uint32_t ms, Plugin& p) {
-  if (ms > kMaxTimeoutMs) {
-    return make_error(Code::kInvalidArgument, std::string(field) + " must be at most " +
-                                                  std::to_string(kMaxTimeoutMs) + " ms, got " +
-                                                  std::to_string(ms));
-  }
-  return ms == 0 ? p.manifest().stop_timeout : std::chrono::milliseconds(ms);
-}
-
-}  // namespace
 
 void to_wire(const LogLine& l, v1::LogLine& out) {
   out.set_seq(l.seq);
@@ -55,14 +56,14 @@ void Router::list(v1::Response& resp) {
 }
 
 void Router::status(const v1::StatusRequest& r, v1::Response& resp) {
-  auto p = lookup(plugins_, "status.name", r.name());
+  auto p = lookup_plugin(plugins_, "status.name", r.name());
   if (!p) return proto::set_error(resp, p.error());
   (*p)->fill_info(*resp.mutable_status_result()->mutable_plugin());
   proto::set_ok(resp);
 }
 
 void Router::start(const v1::StartRequest& r, v1::Response& resp) {
-  auto p = lookup(plugins_, "start.name", r.name());
+  auto p = lookup_plugin(plugins_, "start.name", r.name());
   if (!p) return proto::set_error(resp, p.error());
   bool was_running = (*p)->state() == v1::RUNNING;
   auto started = (*p)->start();
@@ -83,7 +84,7 @@ void Router::restart(const std::shared_ptr<Session>& s, const v1::RestartRequest
 void Router::stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
                              const std::string& name, uint32_t timeout_ms, bool restart,
                              v1::Response resp) {
-  auto p = lookup(plugins_, command + ".name", name);
+  auto p = lookup_plugin(plugins_, command + ".name", name);
   auto timeout = p ? stop_timeout(command + ".timeout_ms", timeout_ms, **p)
                    : Result<std::chrono::milliseconds>(std::unexpected(p.error()));
   if (!timeout) {
@@ -114,7 +115,7 @@ void Router::stop_or_restart(const std::shared_ptr<Session>& s, const std::strin
 }
 
 void Router::logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp) {
-  auto p = lookup(plugins_, "logs.name", r.name());
+  auto p = lookup_plugin(plugins_, "logs.name", r.name());
   if (!p) {
     proto::set_error(resp, p.error());
     return s->send(resp);

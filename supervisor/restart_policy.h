@@ -1,6 +1,5 @@
-// Restart policy and backoff: decides, from how a plugin's run ended and how long it lasted,
-// whether to restart it and after what delay. Pure logic over time points (the caller's Clock),
-// so it is unit-tested without sleeping.
+// Restart policy: whether a plugin's ended run is restarted ([restart] policy) and the pacing
+// settings its restarts use (recovery/backoff.h draws the jittered delays from them).
 #pragma once
 
 #include <chrono>
@@ -22,30 +21,6 @@ struct RestartSettings {
   std::chrono::milliseconds delay{1000};          // first restart delay
   std::chrono::milliseconds max_delay{30000};     // cap for the doubling
   std::chrono::milliseconds stable_after{10000};  // a run this long resets the doubling
-};
-
-class RestartBackoff {
- public:
-  explicit RestartBackoff(RestartSettings settings) : settings_(settings) {}
-
-  void on_started(Clock::time_point now) { started_ = now; }
-  // After the process exited: the delay before the next start, or nullopt to stay down.
-  [[nodiscard]] std::optional<Clock::duration> on_exited(const sandbox::ExitStatus& status,
-                                                         Clock::time_point now);
-  // After a launch failed (the program never ran): always a failure.
-  [[nodiscard]] std::optional<Clock::duration> on_launch_failed();
-  // An operator start: forget earlier quick failures.
-  void reset() { quick_failures_ = 0; }
-
-  [[nodiscard]] unsigned quick_failures() const { return quick_failures_; }
-  [[nodiscard]] const RestartSettings& settings() const { return settings_; }
-
- private:
-  [[nodiscard]] Clock::duration next_delay();
-
-  RestartSettings settings_;
-  Clock::time_point started_{};
-  unsigned quick_failures_ = 0;
 };
 
 }  // namespace corral::supervisor

@@ -19,8 +19,9 @@ namespace {
 
 // name and the protocol version each command appeared in; field numbers come from the schema.
 constexpr std::pair<const char*, uint32_t> kCommandVersions[] = {
-    {"hello", 1},   {"version", 1}, {"list", 1},   {"status", 1}, {"start", 1}, {"stop", 1},
-    {"restart", 1}, {"logs", 1},    {"doctor", 1}, {"run", 1},    {"stats", 1},
+    {"hello", 1}, {"version", 1}, {"list", 1},     {"status", 1}, {"start", 1},
+    {"stop", 1},  {"restart", 1}, {"logs", 1},     {"doctor", 1}, {"run", 1},
+    {"stats", 1}, {"health", 1},  {"breakers", 1}, {"reset", 1},  {"events", 1},
 };
 
 }  // namespace
@@ -111,6 +112,18 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
     case v1::Request::kStats:
       stats(req.stats(), resp);
       break;
+    case v1::Request::kHealth:
+      health(req.health(), resp);
+      break;
+    case v1::Request::kBreakers:
+      breakers(resp);
+      break;
+    case v1::Request::kReset:
+      reset(*session, req.reset(), resp);
+      break;
+    case v1::Request::kEvents:
+      events(session, req.events(), std::move(resp));
+      return;
     default:
       fail(Code::kUnimplemented, "command not implemented");
       return;

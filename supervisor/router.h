@@ -18,8 +18,12 @@
 
 namespace corral::supervisor {
 
+class Plugin;
 class PluginManager;
 class TelemetryService;
+namespace recovery {
+class RecoveryLog;
+}
 
 struct CommandInfo {
   std::string name;  // Request.command field name
@@ -38,6 +42,8 @@ class Router {
   void set_draining() { draining_ = true; }
   // Stats and doctor's telemetry lines come from here; null: telemetry is off.
   void set_telemetry(const TelemetryService* t) { telemetry_ = t; }
+  // Events (`corralctl events`) come from here; null: none are recorded.
+  void set_recovery_log(recovery::RecoveryLog* log) { events_ = log; }
 
  private:
   void hello(Session& s, const v1::Request& req, v1::Response& resp);
@@ -51,6 +57,10 @@ class Router {
   void logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp);
   void run(const std::shared_ptr<Session>& s, const v1::RunRequest& r, v1::Response resp);
   void stats(const v1::StatsRequest& r, v1::Response& resp);
+  void health(const v1::HealthRequest& r, v1::Response& resp);
+  void breakers(v1::Response& resp);
+  void reset(const Session& s, const v1::ResetRequest& r, v1::Response& resp);
+  void events(const std::shared_ptr<Session>& s, const v1::EventsRequest& r, v1::Response resp);
   void stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
                        const std::string& name, uint32_t timeout_ms, bool restart,
                        v1::Response resp);
@@ -63,7 +73,12 @@ class Router {
   std::vector<CommandInfo> commands_;
   bool draining_ = false;
   const TelemetryService* telemetry_ = nullptr;
+  recovery::RecoveryLog* events_ = nullptr;
 };
+
+// The plugin a request names in `field`, or the error naming the field.
+[[nodiscard]] Result<Plugin*> lookup_plugin(PluginManager& plugins, std::string_view field,
+                                            const std::string& name);
 
 // A captured line as it goes on the wire (logs, run).
 void to_wire(const LogLine& l, v1::LogLine& out);

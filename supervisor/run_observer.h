@@ -25,6 +25,9 @@ class RunObserver {
   virtual void run_started(const std::string& plugin, sandbox::Cgroup& cgroup) = 0;
   // The run is over (or its launch failed after run_starting); its cgroup is about to go.
   virtual void run_ended(const std::string& plugin) = 0;
+  // Recovery's degrade: refuse (cut) or restore every connect and bind of the run, through its
+  // cgroup's network programs. An error when this host cannot.
+  [[nodiscard]] virtual Result<void> cut_network(const std::string& plugin, bool cut) = 0;
 };
 
 }  // namespace corral::supervisor

@@ -166,6 +166,7 @@ Result<void> TelemetryService::run_starting(const std::string& plugin, const Man
   t.name = plugin;
   t.cgroup_id = cgroup.v2_id();
   t.memory_limit = manifest.resources.memory_max.value_or(0);
+  t.fresh = true;  // Plugin makes each run's cgroup anew
   bool policed = false;
   if (const auto& policy = manifest.isolation.net_policy) {
     if (net_ == nullptr || t.cgroup_id == 0) {
@@ -187,7 +188,9 @@ Result<void> TelemetryService::run_starting(const std::string& plugin, const Man
   // directories exist (run_started).
   hub_->track(
       t, [](const collectors::Collector& c) { return c.source() == collectors::Source::kBpf; });
-  Run run{t, ThresholdMonitor(manifest.thresholds), {}, {}, policed, false, {}, 0, {}, 0, {}};
+  Run run{t,    ThresholdMonitor(manifest.thresholds), {}, {}, policed, false, {}, 0, {}, 0, {}, {},
+          false};
+  run.net_policy = manifest.isolation.net_policy;
   if (watch_interval_.count() > 0) run.watched = manifest.thresholds.set_metrics() & kWatchable;
   if (policed) run.policy = policy_text(*manifest.isolation.net_policy);
   if (auto old = runs_.find(plugin); old != runs_.end())
@@ -223,13 +226,38 @@ void TelemetryService::run_ended(const std::string& plugin) {
   // Whatever the kernel reported about the run before it ended is attributed first.
   on_events();
   hub_->untrack(it->second.target);  // BPF collectors track from run_starting on
-  if (it->second.policed && net_ != nullptr) {
+  if ((it->second.policed || it->second.cut) && net_ != nullptr) {
     if (auto ok = net_->clear_policy(it->second.target.cgroup_id); !ok) {
       spdlog::warn("plugin {}: clearing its network allow-list: {}", plugin, ok.error().describe());
     }
   }
   by_cgroup_.erase(it->second.target.cgroup_id);
   runs_.erase(it);
+}
+
+Result<void> TelemetryService::cut_network(const std::string& plugin, bool cut) {
+  auto it = runs_.find(plugin);
+  if (it == runs_.end())
+    return make_error(Code::kNotFound, "no run of '" + plugin + "' is tracked");
+  Run& run = it->second;
+  if (net_ == nullptr || run.target.cgroup_id == 0) {
+    return make_error(Code::kFailedPrecondition,
+                      "cutting a plugin's network needs the cgroup BPF network programs, which "
+                      "this corrald does not run (see corralctl doctor)");
+  }
+  Result<void> ok;
+  if (cut) {
+    ok = net_->set_policy(run.target.cgroup_id, collectors::NetPolicy{});  // nothing allowed
+  } else if (run.net_policy) {
+    ok = net_->set_policy(run.target.cgroup_id, *run.net_policy);
+  } else {
+    ok = net_->clear_policy(run.target.cgroup_id);
+  }
+  if (!ok) return std::unexpected(ok.error().wrap(cut ? "cutting its network" : "restoring it"));
+  run.cut = cut;
+  spdlog::warn("plugin {}: network {}", plugin,
+               cut ? "cut (every connect and bind refused)" : "restored");
+  return {};
 }
 
 void TelemetryService::arm_timer() {
@@ -260,6 +288,13 @@ void TelemetryService::sample_now() {
                                               kAllThresholdMetrics & ~run.watched)) {
       record(run, run.target.name, std::move(v), {});
     }
+  }
+  if (sample_listeners_.empty()) return;
+  // After the loop: a listener may end runs.
+  std::vector<std::pair<std::string, collectors::Sample>> fresh;
+  for (Run* run : order) fresh.emplace_back(run->target.name, *run->last);
+  for (const auto& [name, sample] : fresh) {
+    for (const auto& l : sample_listeners_) l(name, sample);
   }
 }
 

@@ -63,6 +63,10 @@ class TelemetryService final : public RunObserver {
                             sandbox::Cgroup& cgroup) override;
   void run_started(const std::string& plugin, sandbox::Cgroup& cgroup) override;
   void run_ended(const std::string& plugin) override;
+  Result<void> cut_network(const std::string& plugin, bool cut) override;
+  // Called with each new sample of a run (recovery's leak trends).
+  using SampleListener = std::function<void(const std::string&, const collectors::Sample&)>;
+  void add_sample_listener(SampleListener l) { sample_listeners_.push_back(std::move(l)); }
 
   void add_listener(Listener l) { listeners_.push_back(std::move(l)); }
   // Samples every run now (the timer does it each interval).
@@ -94,6 +98,8 @@ class TelemetryService final : public RunObserver {
     // The watch's (time, forks so far) of the last second and a bit: forks in the trailing
     // second.
     std::deque<std::pair<int64_t, uint64_t>> forks_seen;
+    std::optional<collectors::NetPolicy> net_policy;  // the manifest's allow-list
+    bool cut = false;                                 // recovery cut its network
   };
 
   void arm_timer();
@@ -120,6 +126,7 @@ class TelemetryService final : public RunObserver {
   std::unordered_map<uint64_t, std::string> by_cgroup_;  // v2 cgroup id -> the run's plugin
   std::deque<TelemetryEvent> events_;                    // the last kEventLog, every plugin
   std::vector<Listener> listeners_;
+  std::vector<SampleListener> sample_listeners_;
   uint64_t seq_ = 0;
   uint64_t unattributed_ = 0;  // events whose cgroup is no run of ours (a run just ended)
   bool stopped_ = false;

@@ -181,6 +181,12 @@ void RecoveryEngine::restart(Decision& d, const Signal& s, Clock::time_point now
 
 void RecoveryEngine::failure(Decision& d, const Signal& s, Strategy strategy, bool running) {
   const Clock::time_point now = s.at;
+  // A run that is gone has had (or will have) its exit decided: a signal about it counts again
+  // only where it asks for more than a restart would.
+  if (!running && s.kind != SignalKind::kExit && s.kind != SignalKind::kLaunchFailed &&
+      strategy != Strategy::kQuarantine && strategy != Strategy::kEscalate) {
+    return;
+  }
   if (breaker_.state() == BreakerState::kRepairing) {
     push(d, breaker_.end_repair(false, s.cause, now));
   } else {
@@ -212,7 +218,7 @@ void RecoveryEngine::failure(Decision& d, const Signal& s, Strategy strategy, bo
   }
   switch (strategy) {
     case Strategy::kRestart:
-      if (!running && !s.restart_wanted) return;
+      if (!s.restart_wanted) return;  // the restart policy says "no"
       restart(d, s, now);
       return;
     case Strategy::kReload:
@@ -322,6 +328,15 @@ Decision RecoveryEngine::on_timer(Clock::time_point now, bool running) {
   if (!running) {
     if (waiting_ && breaker_.state() == BreakerState::kHalfOpen && breaker_.allow()) {
       waiting_ = false;
+      // A trial start is a restart too: the intensity limit ends a slow loop as well.
+      if (settings_.max_restarts != 0 && !intensity_.admit(now)) {
+        phase_ = RecoveryPhase::kEscalated;
+        phase_cause_ = std::to_string(settings_.max_restarts) + " restarts within " +
+                       std::to_string(settings_.restart_period.count()) +
+                       " ms, and a breaker trial was next";
+        d.action = {Action::Kind::kEscalate, {}, false, "restart intensity: " + phase_cause_, 0};
+        return d;
+      }
       d.action = {Action::Kind::kRestart, {}, true, "breaker half-open: trial start", 0};
     }
     return d;

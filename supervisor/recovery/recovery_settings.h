@@ -28,14 +28,17 @@ enum class DegradeMode : uint8_t { kFreeze, kCutNetwork };
 [[nodiscard]] std::optional<DegradeMode> parse_degrade_mode(std::string_view s);
 
 struct RecoverySettings {
-  Strategy on_exit = Strategy::kRestart;        // a run that ended (per [restart] policy)
-  Strategy on_oom = Strategy::kRestart;         // an OOM kill while the run still runs
-  Strategy on_seccomp = Strategy::kQuarantine;  // a denied call (a fatal signal)
-  Strategy on_critical = Strategy::kNone;       // a threshold's critical level
-  Strategy on_leak = Strategy::kNone;           // a trend alert (the score drops regardless)
-  Strategy on_liveness = Strategy::kRestart;    // a failed liveness probe
-  Strategy on_not_ready = Strategy::kRestart;   // not ready within the readiness timeout
-  int reload_signal = 1;                        // SIGHUP
+  Strategy on_exit = Strategy::kRestart;  // a run that ended (per [restart] policy)
+  Strategy on_oom = Strategy::kRestart;   // an OOM kill while the run still runs
+  // A denied call: recorded (and fatal to the breaker when acted on); the profile's own action
+  // (fail the call, kill the run) applies regardless. "quarantine" is for plugins that must not
+  // probe at all.
+  Strategy on_seccomp = Strategy::kNone;
+  Strategy on_critical = Strategy::kNone;      // a threshold's critical level
+  Strategy on_leak = Strategy::kNone;          // a trend alert (the score drops regardless)
+  Strategy on_liveness = Strategy::kRestart;   // a failed liveness probe
+  Strategy on_not_ready = Strategy::kRestart;  // not ready within the readiness timeout
+  int reload_signal = 1;                       // SIGHUP
   DegradeMode degrade = DegradeMode::kFreeze;
   // The restart-intensity limit: more than this many automatic restarts within the period
   // escalates instead (0: no limit).

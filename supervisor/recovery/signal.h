@@ -34,9 +34,11 @@ struct Signal {
   SignalKind kind = SignalKind::kExit;
   Clock::time_point at{};
   int64_t at_unix_ms = 0;
-  std::string cause;           // "exited with code 3", "fds 600 >= 500 (critical)", ...
-  bool failure = true;         // kExit: whether the restart policy counts it as a failure
-  bool restart_wanted = true;  // kExit: whether the restart policy restarts after it
+  std::string cause;    // "exited with code 3", "fds 600 >= 500 (critical)", ...
+  bool failure = true;  // kExit: whether the restart policy counts it as a failure
+  // Whether the restart policy allows a restart after it (kExit: after this exit; otherwise:
+  // unless the policy is "no").
+  bool restart_wanted = true;
   Severity severity = Severity::kWarning;  // kThreshold, kLeak
   bool cleared = false;                    // kThreshold: the level went back to ok
   std::string metric;                      // kThreshold, kLeak: "fds", "memory_percent", ...

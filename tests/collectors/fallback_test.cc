@@ -448,5 +448,39 @@ TEST_F(Fallback, OomKillEventWithin1s) {
   (*watcher)->untrack(t);
 }
 
+// A kill before tracking began (the program ran out of memory before corrald's run_started):
+// a fresh cgroup's counter started at zero, so the kill is this run's and is still reported
+// (under ASan in CI a run was OOM-killed 3 ms after its start and nothing was reported).
+TEST_F(Fallback, AnOomKillBeforeTrackingAFreshCgroupIsReported) {
+  auto watcher = OomWatcher::create();
+  ASSERT_TRUE(watcher.has_value()) << watcher.error().describe();
+  auto c = cgroupfs();
+  ASSERT_TRUE(c);
+  if (!c->metrics().has(Metric::kOom)) GTEST_SKIP() << "needs a memory controller";
+  sandbox::CgroupLimits l;
+  l.memory_max = 32 * kMiB;
+  if (host_has_swap()) l.swap_max = 0;
+  Target t = make_target("early", l);
+  Workload& w = launch(t, {"oom"}, "oom\n");
+  auto st = w.proc.wait();
+  ASSERT_TRUE(st.has_value());
+  ASSERT_TRUE(st->signaled && st->code == SIGKILL) << st->describe();
+  t.fresh = true;
+  ASSERT_TRUE((*watcher)->track(t).has_value());
+  std::vector<Event> events;
+  pollfd p{(*watcher)->event_fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 1000), 1) << "the watcher must wake its event loop";
+  (*watcher)->drain_events(events);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, EventKind::kOomKill);
+  EXPECT_EQ(events[0].target, "early");
+  Sample ws = sample(**watcher, t, {Metric::kOom});
+  EXPECT_EQ(ws.oom.kills, 1u);
+  events.clear();
+  (*watcher)->drain_events(events);
+  EXPECT_TRUE(events.empty()) << "reported once";
+  (*watcher)->untrack(t);
+}
+
 }  // namespace
 }  // namespace corral::collectors

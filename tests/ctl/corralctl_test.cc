@@ -127,8 +127,8 @@ TEST(CorralctlFake, ListPrintsTheTable) {
   });
   Ctl c({"--socket", server.path(), "list"});
   EXPECT_EQ(c.wait(), 0) << c.err();
-  EXPECT_THAT(c.out(), StartsWith("NAME    STATE    PID   RESTARTS  UPTIME  LAST-EXIT\n"
-                                  "ticker  running  4242  0         -       -\n"));
+  EXPECT_THAT(c.out(), StartsWith("NAME    STATE    PID   RESTARTS  HEALTH  UPTIME  LAST-EXIT\n"
+                                  "ticker  running  4242  0         -       -       -\n"));
 }
 
 TEST(CorralctlFake, NotFoundExitsThreeWithTheServersMessage) {

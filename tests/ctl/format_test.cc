@@ -32,11 +32,14 @@ TEST(Format, TableAlignsColumns) {
   b->set_restarts(3);
   b->set_next_restart_unix_ms(66000);
   b->mutable_last_exit()->set_description("exited with code 1");
+  b->set_health(20);
+  b->set_breaker("open");
+  b->set_recovery_phase("normal");
   std::string t = format_table(l, 61000);
   EXPECT_EQ(t,
-            "NAME   STATE         PID   RESTARTS  UPTIME  LAST-EXIT\n"
-            "alpha  running       1234  0         1m00s   -\n"
-            "b      backoff (5s)  -     3         -       exited with code 1\n");
+            "NAME   STATE         PID   RESTARTS  HEALTH   UPTIME  LAST-EXIT\n"
+            "alpha  running       1234  0         -        1m00s   -\n"
+            "b      backoff (5s)  -     3         20 open  -       exited with code 1\n");
 }
 
 TEST(Format, StatusBlock) {

@@ -58,7 +58,8 @@ TEST_F(Protocol, HelloNegotiatesAndDiscoversCommands) {
     EXPECT_GT(c.field_number(), 0u);
   }
   EXPECT_THAT(names, ::testing::IsSupersetOf({"hello", "version", "list", "status", "start", "stop",
-                                              "restart", "logs", "doctor"}));
+                                              "restart", "logs", "doctor", "health", "breakers",
+                                              "reset", "events"}));
   EXPECT_EQ(h.features().at("launcher"), "direct");
 }
 

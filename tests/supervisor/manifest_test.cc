@@ -223,7 +223,96 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"name = "
                 "\"a\"\nexec=\"/bin/true\"\n[sandbox]\nseccomp=\"none\"\nseccomp_deny=[\"read\"]",
                 "make no sense"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[recovery]\non_oom=\"reboot\"",
+                "recovery.on_oom: must be one of none, restart, reload, degrade, quarantine, "
+                "escalate; got \"reboot\""},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[recovery]\non_exit=\"reload\"",
+                "recovery.on_exit: must be one of none, restart, quarantine, escalate"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[recovery]\ndegrade=\"tighten\"",
+                "recovery.degrade: must be \"freeze\" or \"cut-network\""},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[recovery.breaker]\nfailure_rate=1.5",
+                "recovery.breaker.failure_rate: must be a number in (0, 1]"},
+        BadCase{
+            "name = \"a\"\nexec=\"/bin/true\"\n[recovery.breaker]\nopen_ms=500\nmax_open_ms=100",
+            "recovery.breaker.max_open_ms: must be at least recovery.breaker.open_ms"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[recovery.breaker]\ntrips=1",
+                "recovery.breaker.trips: unknown key"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health]\nready=\"sd\"",
+                "health.ready: must be \"notify\" or \"none\""},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health.liveness]\nperiod_ms=100",
+                "health.liveness.socket: is required"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health.liveness]\nsocket=\"../x\"",
+                "health.liveness.socket: must be a path without .. components"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health.liveness]\nsocket=\"s\"\n"
+                "period_ms=100\ntimeout_ms=200",
+                "health.liveness.timeout_ms: must be at most health.liveness.period_ms"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[sandbox]\nisolation=\"none\"\n"
+                "[health.liveness]\nsocket=\"s\"",
+                "must be absolute for a plugin without a sandbox"},
         BadCase{"name = [", "p.toml: line 1"}));
+
+TEST(Manifest, RecoveryAndHealthSections) {
+  auto m = parse_manifest(R"(name = "svc"
+exec = "/bin/true"
+[restart]
+delay_ms = 50
+max_delay_ms = 800
+stable_after_ms = 2000
+[recovery]
+on_oom = "escalate"
+on_seccomp = "quarantine"
+on_critical = "degrade"
+degrade = "cut-network"
+reload_signal = "USR1"
+max_restarts = 4
+restart_period_ms = 30000
+[recovery.breaker]
+consecutive_failures = 0
+window = 20
+failure_rate = 0.25
+min_outcomes = 4
+open_ms = 100
+max_open_ms = 1600
+half_open_trials = 2
+[health]
+ready = "notify"
+ready_timeout_ms = 1500
+leak_horizon_ms = 120000
+[health.liveness]
+socket = "run/health.sock"
+period_ms = 500
+timeout_ms = 250
+failure_threshold = 2
+)",
+                          "svc.toml");
+  ASSERT_TRUE(m.has_value()) << m.error().describe();
+  const auto& r = m->recovery;
+  EXPECT_EQ(r.on_oom, recovery::Strategy::kEscalate);
+  EXPECT_EQ(r.on_seccomp, recovery::Strategy::kQuarantine);
+  EXPECT_EQ(r.on_critical, recovery::Strategy::kDegrade);
+  EXPECT_EQ(r.on_exit, recovery::Strategy::kRestart) << "default";
+  EXPECT_EQ(r.degrade, recovery::DegradeMode::kCutNetwork);
+  EXPECT_EQ(r.reload_signal, SIGUSR1);
+  EXPECT_EQ(r.max_restarts, 4u);
+  EXPECT_EQ(r.restart_period, std::chrono::milliseconds(30000));
+  EXPECT_EQ(r.breaker.consecutive_failures, 0u);
+  EXPECT_EQ(r.breaker.window_count, 20u);
+  EXPECT_DOUBLE_EQ(r.breaker.failure_rate, 0.25);
+  EXPECT_EQ(r.breaker.half_open_trials, 2u);
+  EXPECT_EQ(r.breaker.max_open_for, std::chrono::milliseconds(1600));
+  // The backoff comes from [restart].
+  EXPECT_EQ(r.backoff.base, std::chrono::milliseconds(50));
+  EXPECT_EQ(r.backoff.cap, std::chrono::milliseconds(800));
+  EXPECT_EQ(r.backoff.stable_after, std::chrono::milliseconds(2000));
+  const auto& h = m->health;
+  EXPECT_TRUE(h.notify);
+  EXPECT_EQ(h.ready_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(h.leak.horizon, std::chrono::milliseconds(120000));
+  ASSERT_TRUE(h.liveness.has_value());
+  EXPECT_EQ(h.liveness->socket, "run/health.sock");
+  EXPECT_EQ(h.liveness->failure_threshold, 2u);
+  EXPECT_EQ(h.liveness->timeout, std::chrono::milliseconds(250));
+}
 
 class ManifestDir : public ::testing::Test {
  protected:

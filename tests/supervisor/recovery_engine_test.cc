@@ -121,6 +121,28 @@ TEST_F(Engine, TheRestartIntensityLimitEscalatesAndOnlyAResetRecovers) {
   EXPECT_EQ(e.on_signal(exit_fail(), false).action.kind, Kind::kRestart) << "the count was reset";
 }
 
+TEST_F(Engine, HalfOpenTrialsCountTowardTheIntensityLimit) {
+  auto s = settings();
+  s.breaker.consecutive_failures = 1;
+  s.max_restarts = 2;
+  s.restart_period = 1h;
+  RecoveryEngine e(s, 15);
+  for (int i = 0; i < 2; ++i) {
+    (void)e.on_started(clock.now(), false);
+    EXPECT_EQ(e.on_signal(exit_fail(), false).action.kind, Kind::kHold) << i;
+    clock.advance(4s);
+    auto t = e.on_timer(clock.now(), false);
+    EXPECT_TRUE(t.action.trial) << i;
+  }
+  (void)e.on_started(clock.now(), false);
+  EXPECT_EQ(e.on_signal(exit_fail(), false).action.kind, Kind::kHold);
+  clock.advance(4s);
+  auto t = e.on_timer(clock.now(), false);
+  ASSERT_EQ(t.action.kind, Kind::kEscalate);
+  EXPECT_THAT(t.action.cause, HasSubstr("2 restarts within 3600000 ms"));
+  EXPECT_EQ(e.phase(), RecoveryPhase::kEscalated);
+}
+
 TEST_F(Engine, RestartsOutsideThePeriodDoNotCountTowardTheLimit) {
   auto s = settings();
   s.breaker.consecutive_failures = 0;
@@ -135,7 +157,10 @@ TEST_F(Engine, RestartsOutsideThePeriodDoNotCountTowardTheLimit) {
 }
 
 TEST_F(Engine, ASeccompViolationIsFatalAndQuarantinesUntilAReset) {
-  RecoveryEngine e(settings(), 4);
+  auto st = settings();
+  EXPECT_EQ(st.on_seccomp, Strategy::kNone) << "the default only records it";
+  st.on_seccomp = Strategy::kQuarantine;
+  RecoveryEngine e(st, 4);
   (void)e.on_started(clock.now(), false);
   auto d = e.on_signal(sig(SignalKind::kSeccomp, "mount(2) by pid 7: failed (EPERM)"), true);
   EXPECT_EQ(path(d), "closed>open");
@@ -190,7 +215,7 @@ TEST_F(Engine, DegradeOnACriticalThresholdIsLiftedWhenItClears) {
   EXPECT_EQ(e.phase(), RecoveryPhase::kNormal);
 }
 
-TEST_F(Engine, ReloadAndDegradeOfARunThatIsGoneBecomeRestarts) {
+TEST_F(Engine, ReloadSendsTheSignalThroughARepairThatEndsAtOnce) {
   auto s = settings();
   s.on_liveness = Strategy::kReload;
   RecoveryEngine e(s, 7);
@@ -198,7 +223,9 @@ TEST_F(Engine, ReloadAndDegradeOfARunThatIsGoneBecomeRestarts) {
   auto d = e.on_signal(sig(SignalKind::kLiveness, "no answer in 100 ms"), true);
   EXPECT_EQ(d.action.kind, Kind::kReload);
   EXPECT_EQ(path(d), "closed>repairing,repairing>closed");
-  EXPECT_EQ(e.on_signal(sig(SignalKind::kLiveness, "refused"), false).action.kind, Kind::kRestart);
+  EXPECT_EQ(e.breaker().state(), BreakerState::kClosed);
+  EXPECT_EQ(e.on_signal(sig(SignalKind::kLiveness, "refused"), false).action.kind, Kind::kNone)
+      << "a run that is gone: its exit decides";
 }
 
 TEST_F(Engine, RestartPoliciesDecideWhetherAnExitIsAFailureAndWhetherItRestarts) {
@@ -284,6 +311,25 @@ TEST_F(Engine, JitteredDelaysStayWithinTheirCeilingAndVary) {
     seen.insert(d.action.delay.count());
   }
   EXPECT_GT(seen.size(), 40u) << "full jitter: spread, not one value";
+}
+
+TEST_F(Engine, ASignalAboutARunThatIsGoneLeavesItToItsExitUnlessItQuarantines) {
+  auto st = settings();
+  st.on_oom = Strategy::kRestart;
+  st.on_seccomp = Strategy::kQuarantine;
+  RecoveryEngine e(st, 14);
+  (void)e.on_started(clock.now(), false);
+  auto exit = e.on_signal(exit_fail(), false);
+  ASSERT_EQ(exit.action.kind, Kind::kRestart);
+  auto oom = e.on_signal(sig(SignalKind::kOomKill, "pid 5 (hog)"), false);
+  EXPECT_EQ(oom.action.kind, Kind::kNone) << "the exit's restart covers it";
+  EXPECT_TRUE(oom.transitions.empty()) << "not counted twice";
+  auto no = sig(SignalKind::kOomKill, "pid 6 (hog)");
+  no.restart_wanted = false;  // policy "no"
+  (void)e.on_started(clock.now(), false);
+  EXPECT_EQ(e.on_signal(no, true).action.kind, Kind::kNone);
+  auto q = e.on_signal(sig(SignalKind::kSeccomp, "ptrace by pid 7: plugin killed"), false);
+  EXPECT_EQ(q.action.kind, Kind::kQuarantine) << "kept down even though it is gone";
 }
 
 TEST_F(Engine, AnOperatorResetOfAHealthyRunDoesNotRestartIt) {

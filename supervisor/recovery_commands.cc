@@ -1,0 +1,121 @@
+// The Router's recovery commands: health (one plugin's score, breaker, checks and trends),
+// breakers (every plugin's), reset (operator reset), events (signals, transitions and actions,
+// optionally followed as they happen).
+#include <spdlog/spdlog.h>
+
+#include "proto/status.h"
+#include "supervisor/plugin_manager.h"
+#include "supervisor/recovery/event_log.h"
+#include "supervisor/router.h"
+
+namespace corral::supervisor {
+
+namespace {
+
+constexpr uint32_t kDefaultEvents = 1000;
+constexpr uint32_t kMaxEvents = 100000;
+
+void to_wire(const recovery::RecoveryEvent& e, v1::RecoveryEvent& out) {
+  out.set_seq(e.seq);
+  out.set_at_unix_ms(e.at_unix_ms);
+  out.set_plugin(e.plugin);
+  out.set_type(e.type);
+  out.set_what(e.what);
+  out.set_cause(e.cause);
+  out.set_signal_id(e.signal_id);
+}
+
+}  // namespace
+
+void Router::health(const v1::HealthRequest& r, v1::Response& resp) {
+  auto p = lookup_plugin(plugins_, "health.name", r.name());
+  if (!p) return proto::set_error(resp, p.error());
+  (*p)->fill_health(*resp.mutable_health()->mutable_health());
+  proto::set_ok(resp);
+}
+
+void Router::breakers(v1::Response& resp) {
+  auto* out = resp.mutable_breakers();
+  for (Plugin* p : plugins_.all()) p->fill_breaker(*out->add_breakers());
+  proto::set_ok(resp);
+}
+
+void Router::reset(const Session& s, const v1::ResetRequest& r, v1::Response& resp) {
+  auto p = lookup_plugin(plugins_, "reset.name", r.name());
+  if (!p) return proto::set_error(resp, p.error());
+  const std::string cause = "operator reset by uid " + std::to_string(s.peer().uid) + " (pid " +
+                            std::to_string(s.peer().pid) + ")";
+  spdlog::info("plugin {}: {}", r.name(), cause);
+  auto ok = (*p)->reset(cause);
+  (*p)->fill_info(*resp.mutable_reset()->mutable_plugin());
+  (*p)->fill_breaker(*resp.mutable_reset()->mutable_breaker());
+  if (!ok) return proto::set_error(resp, ok.error());
+  proto::set_ok(resp, "reset");
+}
+
+void Router::events(const std::shared_ptr<Session>& s, const v1::EventsRequest& r,
+                    v1::Response resp) {
+  if (events_ == nullptr) {
+    proto::set_error(resp, Error{Code::kFailedPrecondition, 0, "this corrald records no events"});
+    return s->send(resp);
+  }
+  if (!r.plugin().empty()) {
+    if (auto p = lookup_plugin(plugins_, "events.plugin", r.plugin()); !p) {
+      proto::set_error(resp, p.error());
+      return s->send(resp);
+    }
+  }
+  if (r.max() > kMaxEvents) {
+    proto::set_error(resp, Error{Code::kInvalidArgument, 0,
+                                 "events.max must be at most " + std::to_string(kMaxEvents) +
+                                     ", got " + std::to_string(r.max())});
+    return s->send(resp);
+  }
+  auto* out = resp.mutable_events();
+  // The newest `max`, oldest first.
+  const uint32_t max = r.max() == 0 ? kDefaultEvents : r.max();
+  auto held = events_->since(r.after_seq(), r.plugin(), kMaxEvents);
+  size_t from = held.size() > max ? held.size() - max : 0;
+  size_t budget = max_frame_bytes_ / 2;
+  size_t used = 0;
+  out->set_first_seq(events_->first_seq());
+  out->set_last_seq(events_->last_seq());
+  for (size_t i = from; i < held.size(); ++i) {
+    const auto& e = held[i];
+    size_t size = e.what.size() + e.cause.size() + e.plugin.size() + 48;
+    if (used + size > budget && out->events_size() > 0) {
+      resp.set_more(true);
+      proto::set_ok(resp);
+      s->send(resp);
+      out->clear_events();
+      used = 0;
+    }
+    to_wire(e, *out->add_events());
+    used += size;
+  }
+  resp.set_more(r.follow());
+  proto::set_ok(resp);
+  s->send(resp);
+  if (!r.follow()) return;
+
+  v1::Response tmpl;
+  tmpl.set_id(resp.id());
+  tmpl.set_correlation_id(resp.correlation_id());
+  tmpl.set_more(true);
+  proto::set_ok(tmpl);
+  recovery::RecoveryLog* log = events_;
+  uint64_t id = log->add_listener([weak = std::weak_ptr<Session>(s), tmpl,
+                                   plugin = r.plugin()](const recovery::RecoveryEvent& e) {
+    if (!plugin.empty() && e.plugin != plugin) return;
+    auto session = weak.lock();
+    if (!session || session->closed()) return;
+    v1::Response frame = tmpl;
+    auto* ev = frame.mutable_events();
+    to_wire(e, *ev->add_events());
+    ev->set_last_seq(e.seq);
+    session->send(frame);
+  });
+  s->on_close([log, id] { log->remove_listener(id); });
+}
+
+}  // namespace corral::supervisor
