@@ -7,7 +7,6 @@
 // and must leave no cgroup behind.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,14 +15,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <map>
 #include <thread>
 
+#include "bench/corrald_runner.h"
 #include "bench/telemetry_bench.h"
 #include "common/files.h"
 #include "ctl/client.h"
-
-extern char** environ;
 
 namespace corral::bench {
 namespace {
@@ -108,108 +106,19 @@ void remove_leftovers(std::vector<std::string> dirs) {
   }
 }
 
-class Corrald {
- public:
-  Corrald(const std::string& mode, int plugins, const std::string& parent, bool thresholds) {
-    char tmpl[] = "/tmp/corral-tbench.XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) fail("mkdtemp");
-    dir_ = tmpl;
-    fs::create_directories(dir_ + "/plugins");
-    std::ofstream(dir_ + "/corrald.toml")
-        << "[cgroup]\nparent = \"" << parent << "\"\n[telemetry]\nmode = \"" << mode
-        << "\"\ninterval_ms = 1000\n";
-    for (int i = 0; i < plugins; ++i) {
-      char name[16];
-      std::snprintf(name, sizeof name, "s%03d", i);
-      std::ofstream(dir_ + "/plugins/" + name + ".toml")
-          << "name = \"" << name << "\"\nexec = \"/bin/sleep\"\nargs = [\"3600\"]\n"
-          << (thresholds ? "[resources]\nmemory_max = \"64M\"\n[thresholds]\nfds = 500\n"
-                           "sockets = 100\nmemory_percent = 80\nforks_per_second = 50\n"
-                         : "");
-    }
-    socket_ = dir_ + "/run/control.sock";
-    std::string bin = std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald";
-    std::vector<std::string> argv = {bin,
-                                     "--config",
-                                     dir_ + "/corrald.toml",
-                                     "--runtime-dir",
-                                     dir_ + "/run",
-                                     "--state-dir",
-                                     dir_ + "/state",
-                                     "--plugins-dir",
-                                     dir_ + "/plugins",
-                                     "--socket",
-                                     socket_,
-                                     "--log-level",
-                                     "info"};
-    if (::access(bin.c_str(), X_OK) != 0) fail("no " + bin + " (build the corrald target)");
-    UniqueFd log(::open((dir_ + "/corrald.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, log.get(), 1);
-    posix_spawn_file_actions_adddup2(&fa, log.get(), 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) fail(std::string("spawning corrald: ") + std::strerror(rc));
+// A corrald with `plugins` sandboxed sleepers under cgroup parent `parent`.
+std::map<std::string, std::string> sleepers(int plugins, bool thresholds) {
+  std::map<std::string, std::string> out;
+  for (int i = 0; i < plugins; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "s%03d", i);
+    out[name] = std::string("name = \"") + name + "\"\nexec = \"/bin/sleep\"\nargs = [\"3600\"]\n" +
+                (thresholds ? "[resources]\nmemory_max = \"64M\"\n[thresholds]\nfds = 500\n"
+                              "sockets = 100\nmemory_percent = 80\nforks_per_second = 50\n"
+                            : "");
   }
-  ~Corrald() {
-    (void)stop();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  Corrald(const Corrald&) = delete;
-  Corrald& operator=(const Corrald&) = delete;
-
-  [[nodiscard]] pid_t pid() const { return pid_; }
-  // Plugins in state RUNNING, or -1 while corrald does not answer.
-  int running() {
-    ctl::ClientOptions o;
-    o.socket_path = socket_;
-    o.timeout = 10s;
-    auto c = ctl::Client::connect(o);
-    if (!c) return -1;
-    auto l = c->list();
-    if (!l) return -1;
-    int n = 0;
-    for (const auto& p : l->plugins()) n += p.state() == v1::RUNNING ? 1 : 0;
-    return n;
-  }
-  bool alive() {
-    int st = 0;
-    if (pid_ > 0 && ::waitpid(pid_, &st, WNOHANG) == pid_) {
-      pid_ = -1;
-      status_ = st;
-    }
-    return pid_ > 0;
-  }
-  // SIGTERM, then up to 60 s for it to stop every plugin; the wait status (-1: killed by us).
-  int stop() {
-    if (pid_ <= 0) return status_;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 600; ++i) {
-      if (!alive()) return status_;
-      std::this_thread::sleep_for(100ms);
-    }
-    ::kill(pid_, SIGKILL);
-    (void)::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return status_ = -1;
-  }
-  std::string log_tail() {
-    auto text = read_file(dir_ + "/corrald.log");
-    if (!text) return "";
-    return text->size() > 3000 ? text->substr(text->size() - 3000) : *text;
-  }
-
- private:
-  std::string dir_, socket_;
-  pid_t pid_ = -1;
-  int status_ = -1;
-};
+  return out;
+}
 
 Usage measure(const std::string& mode, bool thresholds, int plugins, int seconds,
               const sandbox::CgroupLayout& layout, int round) {
@@ -218,7 +127,10 @@ Usage measure(const std::string& mode, bool thresholds, int plugins, int seconds
   Usage u;
   {
     int64_t t0 = now_ns();
-    Corrald d(mode, plugins, parent, thresholds);
+    CorraldRunner d("tbench",
+                    "[cgroup]\nparent = \"" + parent + "\"\n[telemetry]\nmode = \"" + mode +
+                        "\"\ninterval_ms = 1000\n",
+                    sleepers(plugins, thresholds));
     int up = -1;
     for (int64_t end = now_ns() + 180'000'000'000; now_ns() < end;) {
       check_interrupted();

@@ -1,8 +1,14 @@
 #include "supervisor/liveness_probe.h"
 
+#include <fcntl.h>
+
 #include <cstdio>
+#include <cstring>
+#include <optional>
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 
 namespace corral::supervisor {
 
@@ -16,13 +22,25 @@ struct LivenessProber::Attempt {
   Clock::time_point started = Clock::now();
   char byte = 0;
   bool done = false;
+  std::optional<sandbox::Process> proc;  // an exec probe's command (its waiter)
+  std::unique_ptr<asio::posix::stream_descriptor> exit_watch;
 };
 
+namespace {
+std::string took_since(Clock::time_point t0) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.2f ms",
+                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  return buf;
+}
+}  // namespace
+
 LivenessProber::LivenessProber(asio::io_context& io, LivenessProbe probe, std::string path,
-                               Report report)
+                               Spawn spawn, Report report)
     : io_(io),
       probe_(std::move(probe)),
       path_(std::move(path)),
+      spawn_(std::move(spawn)),
       report_(std::move(report)),
       timer_(io) {
   arm(probe_.initial_delay);
@@ -36,6 +54,8 @@ LivenessProber::~LivenessProber() {
     boost::system::error_code ec;
     current_->socket.close(ec);
     current_->deadline.cancel();
+    current_->exit_watch.reset();
+    current_->proc.reset();  // kills and reaps the probe's command
   }
 }
 
@@ -54,6 +74,8 @@ void LivenessProber::finish(const std::shared_ptr<Attempt>& a, bool ok, std::str
   boost::system::error_code ec;
   a->socket.close(ec);
   a->deadline.cancel();
+  a->exit_watch.reset();
+  a->proc.reset();  // a command still running (a timeout) is killed and reaped
   current_.reset();
   arm(probe_.period);
   report_(ok, detail);  // last: the report may destroy this prober
@@ -73,6 +95,10 @@ void LivenessProber::probe() {
     if (ec || !live() || a->done) return;
     finish(a, false, "no answer within " + std::to_string(probe_.timeout.count()) + " ms");
   });
+  if (!probe_.exec.empty()) {
+    probe_exec(a);
+    return;
+  }
   a->socket.async_connect(
       asio::local::stream_protocol::endpoint(path_), [this, a, live](boost::system::error_code ec) {
         if (!live() || a->done) return;
@@ -89,12 +115,48 @@ void LivenessProber::probe() {
                                                : "read: " + rec.message());
                 return;
               }
-              char took[48];
-              std::snprintf(
-                  took, sizeof took, "answered in %.2f ms",
-                  std::chrono::duration<double, std::milli>(Clock::now() - a->started).count());
-              finish(a, true, took);
+              finish(a, true, "answered in " + took_since(a->started));
             });
+      });
+}
+
+void LivenessProber::probe_exec(const std::shared_ptr<Attempt>& a) {
+  Result<sandbox::Process> proc =
+      spawn_ ? spawn_() : make_error(Code::kInternal, "exec probe: nothing to spawn with");
+  if (!proc) {
+    asio::post(io_, [this, a, alive = std::weak_ptr<bool>(alive_), why = proc.error().describe()] {
+      if (auto l = alive.lock(); l && *l && !a->done) finish(a, false, why);
+    });
+    return;
+  }
+  a->proc.emplace(std::move(*proc));
+  int dup = ::fcntl(a->proc->pidfd(), F_DUPFD_CLOEXEC, 3);
+  if (dup < 0) {
+    std::string why = std::string("exec probe: dup of its pidfd: ") + std::strerror(errno);
+    asio::post(io_, [this, a, alive = std::weak_ptr<bool>(alive_), why] {
+      if (auto l = alive.lock(); l && *l && !a->done) finish(a, false, why);
+    });
+    return;
+  }
+  a->exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, dup);
+  a->exit_watch->async_wait(
+      asio::posix::stream_descriptor::wait_read,
+      [this, a, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+        auto l = alive.lock();
+        if (ec || !l || !*l || a->done || !a->proc) return;
+        auto st = a->proc->try_wait();
+        if (!st || !st->has_value()) {
+          finish(a, false, st ? "exec probe: woken before its exit" : st.error().describe());
+          return;
+        }
+        const sandbox::ExitStatus& s = **st;
+        if (s.success()) {
+          finish(a, true, "exited 0 in " + took_since(a->started));
+        } else if (!s.signaled && s.code == 127) {
+          finish(a, false, "exec probe: cannot run " + probe_.exec[0] + " (exit 127)");
+        } else {
+          finish(a, false, "exec probe " + s.describe());
+        }
       });
 }
 

@@ -134,9 +134,23 @@ void parse_health(TomlReader& r, const toml::table& t, bool sandboxed, HealthSet
   if (const toml::table* l = r.table(t, "liveness")) {
     const char* p = "health.liveness";
     r.reject_unknown(
-        *l, p, {"socket", "period_ms", "timeout_ms", "failure_threshold", "initial_delay_ms"});
+        *l, p,
+        {"socket", "exec", "period_ms", "timeout_ms", "failure_threshold", "initial_delay_ms"});
     LivenessProbe probe;
-    if (auto v = r.string(*l, p, "socket")) {
+    const bool has_exec = l->get("exec") != nullptr;
+    if (has_exec && l->get("socket") != nullptr) {
+      r.problem("health.liveness", "takes socket or exec, not both");
+    }
+    if (has_exec) {
+      if (auto v = r.strings(*l, p, "exec", 256)) {
+        if (v->empty() || !(*v)[0].starts_with('/') || (*v)[0].find("/../") != std::string::npos) {
+          r.problem("health.liveness.exec",
+                    "must be a command whose first word is an absolute path inside the sandbox");
+        } else {
+          probe.exec = std::move(*v);
+        }
+      }
+    } else if (auto v = r.string(*l, p, "socket")) {
       bool absolute = v->starts_with('/');
       std::string check = absolute ? *v : "/" + *v;
       if (v->empty() || check.find("/../") != std::string::npos || check.ends_with("/..") ||
@@ -151,7 +165,8 @@ void parse_health(TomlReader& r, const toml::table& t, bool sandboxed, HealthSet
         probe.socket = *v;
       }
     } else if (l->get("socket") == nullptr) {
-      r.problem("health.liveness.socket", "is required");
+      r.problem("health.liveness",
+                "needs socket (a unix socket to connect to) or exec (a command)");
     }
     if (auto v = r.integer(*l, p, "period_ms", 10, kDayMs)) probe.period = milliseconds(*v);
     if (auto v = r.integer(*l, p, "timeout_ms", 1, 600000)) probe.timeout = milliseconds(*v);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <toml++/toml.h>
 
@@ -16,10 +17,12 @@
 
 namespace corral::supervisor {
 
-// [health.liveness]: a unix socket the plugin listens on; each probe connects and waits for
-// the plugin to write at least one byte (a hung plugin accepts nothing or writes nothing).
+// [health.liveness]: either a unix socket the plugin listens on (each probe connects and waits
+// for the plugin to write at least one byte: a hung plugin accepts nothing or writes nothing),
+// or a command run inside the plugin's sandbox (exit 0 is healthy).
 struct LivenessProbe {
-  std::string socket;  // absolute inside the plugin's root, or relative to /state
+  std::string socket;             // absolute inside the plugin's root, or relative to /state
+  std::vector<std::string> exec;  // argv; argv[0] absolute inside the sandbox
   std::chrono::milliseconds period{10000};
   std::chrono::milliseconds timeout{1000};
   unsigned failure_threshold = 3;  // failures in a row that make one liveness signal

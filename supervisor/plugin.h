@@ -158,6 +158,7 @@ class Plugin {
   UniqueFd notify_child_;                       // the run's readiness fd until it is launched
   std::unique_ptr<boost::asio::posix::stream_descriptor> notify_;
   std::unique_ptr<LivenessProber> prober_;
+  std::optional<Result<sandbox::SeccompFilter>> probe_seccomp_;  // an exec probe's filter
   unsigned probe_failures_ = 0;
   std::string last_probe_;
   std::string status_text_;  // the plugin's last STATUS= line

@@ -2,12 +2,14 @@
 // health checks of each run (readiness notification, liveness probe, leak trends) and the
 // health and breaker reports.
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "sandbox/sandbox_exec.h"
 #include "supervisor/plugin.h"
 #include "supervisor/state_dir.h"
 
@@ -236,7 +238,7 @@ void Plugin::arm_recovery_timer() {
 
 std::string Plugin::probe_path() const {
   const std::string& s = manifest_.health.liveness->socket;
-  if (!manifest_.isolation.enabled || !proc_) return s;
+  if (!manifest_.isolation.enabled || !proc_) return s;  // (absolute: the parser insists)
   // The sandbox's root as corrald reaches it; relative paths are under its /state.
   return "/proc/" + std::to_string(proc_->program_pid()) + "/root" +
          (s.starts_with('/') ? s : std::string(kStateDirInside) + "/" + s);
@@ -266,8 +268,32 @@ void Plugin::start_health_checks() {
     });
   }
   if (h.liveness) {
+    LivenessProber::Spawn spawn;
+    if (!h.liveness->exec.empty()) {
+      spawn = [this]() -> Result<sandbox::Process> {
+        if (!proc_) return make_error(Code::kFailedPrecondition, "exec probe: the run is gone");
+        sandbox::SandboxExecSpec x;
+        x.ns_pidfd = sandbox_ && manifest_.isolation.enabled ? proc_->pidfd() : -1;
+        if (cgroup_) x.join_files = cgroup_->self_join_files();
+        x.uid = x.ns_pidfd >= 0 ? sandbox_->uid : ::getuid();
+        x.gid = x.ns_pidfd >= 0 ? sandbox_->gid : ::getgid();
+        x.argv = manifest_.health.liveness->exec;
+        for (const auto& [k, v] : manifest_.env) x.env.push_back(k + "=" + v);
+        if (manifest_.env.find("PATH") == manifest_.env.end())
+          x.env.push_back("PATH=/usr/bin:/bin");
+        if (manifest_.seccomp) {
+          // The profile's filter, answering denied calls itself (no listener for probes).
+          if (!probe_seccomp_) {
+            probe_seccomp_.emplace(sandbox::SeccompFilter::build(*manifest_.seccomp, false));
+          }
+          if (!*probe_seccomp_) return std::unexpected(probe_seccomp_->error());
+          x.seccomp = &(*probe_seccomp_)->program();
+        }
+        return sandbox::exec_in_sandbox(x);
+      };
+    }
     prober_ = std::make_unique<LivenessProber>(
-        io_, *h.liveness, probe_path(),
+        io_, *h.liveness, h.liveness->exec.empty() ? probe_path() : std::string(), std::move(spawn),
         [this, alive = std::weak_ptr<bool>(alive_)](bool ok, const std::string& detail) {
           // Decided outside the prober's own call: a restart destroys the prober.
           asio::post(io_, [this, alive, ok, detail] {
@@ -443,9 +469,13 @@ void Plugin::fill_health(v1::HealthReport& out) const {
                       " ms)");
   }
   if (h.liveness) {
-    out.set_liveness("unix socket " + h.liveness->socket + " every " +
-                     std::to_string(h.liveness->period.count()) + " ms, timeout " +
-                     std::to_string(h.liveness->timeout.count()) + " ms, " +
+    std::string what = "unix socket " + h.liveness->socket;
+    if (!h.liveness->exec.empty()) {
+      what = "exec";
+      for (const auto& a : h.liveness->exec) what += " " + a;
+    }
+    out.set_liveness(what + " every " + std::to_string(h.liveness->period.count()) +
+                     " ms, timeout " + std::to_string(h.liveness->timeout.count()) + " ms, " +
                      std::to_string(h.liveness->failure_threshold) + " failures: " +
                      (last_probe_.empty() ? std::string("not probed yet") : last_probe_));
   } else {

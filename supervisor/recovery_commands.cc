@@ -23,6 +23,7 @@ void to_wire(const recovery::RecoveryEvent& e, v1::RecoveryEvent& out) {
   out.set_what(e.what);
   out.set_cause(e.cause);
   out.set_signal_id(e.signal_id);
+  out.set_at_monotonic_ns(e.at_ns);
 }
 
 }  // namespace

@@ -244,7 +244,10 @@ TEST(FallbackProcfs, VanishedPidIsNotAnError) {
   EXPECT_FALSE(*r);
 }
 
-// Live threads' on-CPU time: a 200 ms burn within +-15% (exec and startup add a few ms).
+// Live threads' on-CPU time: at least the burn as the burning thread's own CPU clock measured
+// it (the same scheduler accounting), at most that plus the startup (exec, the loader, the
+// threads), bounded by twice a burn-less run's: under emulation (the v2 lane) startup is tens
+// of ms and varies run to run, so a baseline subtracted from one run does not fit the other.
 TEST_F(Fallback, SchedOnCpuOf200msBurn) {
   auto p = ProcfsCollector::create();
   ASSERT_TRUE(p.has_value()) << p.error().describe();
@@ -255,15 +258,21 @@ TEST_F(Fallback, SchedOnCpuOf200msBurn) {
   launch(base, {"cpu", "0", "threads", "2"});
   Sample b = sample(**p, base, {Metric::kSched});
   Target t = make_target("sched");
-  launch(t, {"cpu", "200", "threads", "2"});
+  Workload& w = launch(t, {"cpu", "200", "threads", "2"});
   Sample s = sample(**p, t, {Metric::kSched});
   ASSERT_EQ(s.source_of(Metric::kSched), Source::kProcfs);
-  EXPECT_GE(s.sched.oncpu_ns, b.sched.oncpu_ns + 170'000'000u);
-  EXPECT_LE(s.sched.oncpu_ns, b.sched.oncpu_ns + 230'000'000u);
+  const size_t at = w.printed.find("thread_ns ");
+  ASSERT_NE(at, std::string::npos) << w.printed;
+  const uint64_t burn = std::strtoull(w.printed.c_str() + at + 10, nullptr, 10);
+  EXPECT_GE(burn, 200'000'000u);
+  EXPECT_GE(s.sched.oncpu_ns + 1'000'000u, burn) << "the burn itself is counted";
+  EXPECT_LE(s.sched.oncpu_ns, burn + 2 * b.sched.oncpu_ns + 30'000'000u);
   EXPECT_GE(s.sched.runq_waits, 3u) << "three threads each ran at least once";
-  std::printf("[ measured ] sched oncpu %.1f ms, runq wait %.2f ms over %lu waits\n",
-              s.sched.oncpu_ns / 1e6, s.sched.runq_wait_ns / 1e6,
-              static_cast<unsigned long>(s.sched.runq_waits));
+  std::printf(
+      "[ measured ] sched oncpu %.1f ms (burn %.1f ms by its thread's clock, startup of a "
+      "burn-less run %.1f ms), runq wait %.2f ms over %lu waits\n",
+      s.sched.oncpu_ns / 1e6, burn / 1e6, b.sched.oncpu_ns / 1e6, s.sched.runq_wait_ns / 1e6,
+      static_cast<unsigned long>(s.sched.runq_waits));
 }
 
 // --- sock_diag --------------------------------------------------------------------------------

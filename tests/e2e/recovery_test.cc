@@ -184,6 +184,42 @@ initial_delay_ms = 200
             << " ms after it stopped answering\n";
 }
 
+// The exec probe runs inside the sandbox as the plugin would: its mount namespace (it sees the
+// plugin's private /tmp), its uid, no capabilities, no_new_privs and the seccomp filter.
+TEST_F(Recovery, AnExecProbeRunsInsideTheSandboxAndItsFailureRestartsThePlugin) {
+  write_manifest("execd.toml", R"x(name = "execd"
+exec = "/bin/sh"
+args = ["-c", "touch /tmp/alive; sleep 0.8; cat /tmp/probe-view; rm /tmp/alive; exec sleep 600"]
+[stop]
+timeout_ms = 500
+[health.liveness]
+exec = ["/bin/sh", "-c", "test -e /tmp/alive && { id -u; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status; } > /tmp/probe-view"]
+period_ms = 200
+timeout_ms = 200
+failure_threshold = 2
+)x");
+  start_daemon();
+  ASSERT_TRUE(wait_state("execd", v1::RUNNING));
+  const pid_t first = status("execd").pid();
+  ASSERT_TRUE(wait_until([&] { return has_event("execd", "signal", "liveness"); }, 10s))
+      << event_text("execd") << plugin_log("execd");
+  const std::string log = plugin_log("execd");
+  EXPECT_THAT(log, HasSubstr("1000\n")) << "the sandbox's uid";
+  EXPECT_THAT(log, HasSubstr("NoNewPrivs:\t1"));
+  EXPECT_THAT(log, HasSubstr("Seccomp:\t2"));
+  EXPECT_THAT(log, HasSubstr("CapEff:\t0000000000000000"));
+  EXPECT_THAT(event_text("execd"),
+              HasSubstr("exec probe exited with code 1 (2 failures in a row)"));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = status("execd");
+        return s.state() == v1::RUNNING && s.pid() != first;
+      },
+      5s))
+      << event_text("execd");
+  EXPECT_THAT(health("execd").liveness(), HasSubstr("exec /bin/sh -c"));
+}
+
 TEST_F(Recovery, ASlowStarterIsRestartedAndAFastOneIsReady) {
   write_manifest("slow.toml", R"x(name = "slow"
 exec = "/bin/sh"

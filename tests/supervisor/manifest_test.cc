@@ -240,7 +240,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health]\nready=\"sd\"",
                 "health.ready: must be \"notify\" or \"none\""},
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health.liveness]\nperiod_ms=100",
-                "health.liveness.socket: is required"},
+                "health.liveness: needs socket (a unix socket to connect to) or exec"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health.liveness]\nsocket=\"s\"\nexec=[\"/x\"]",
+                "health.liveness: takes socket or exec, not both"},
+        BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health.liveness]\nexec=[\"check\"]",
+                "health.liveness.exec: must be a command whose first word is an absolute path"},
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health.liveness]\nsocket=\"../x\"",
                 "health.liveness.socket: must be a path without .. components"},
         BadCase{"name = \"a\"\nexec=\"/bin/true\"\n[health.liveness]\nsocket=\"s\"\n"
