@@ -72,6 +72,9 @@ class Plugin {
   // An operator reset: the breaker closed, backoff, intensity, quarantine and escalation
   // forgotten; a quarantined run is thawed and replaced, a plugin that is down is started.
   [[nodiscard]] Result<void> reset(const std::string& cause);
+  // An operator command about to act on the plugin ("stop by uid 0 (pid 42)"): recorded in
+  // the events as an operator signal.
+  void note_operator(const std::string& cause);
   // A signal from outside the plugin (telemetry: thresholds, OOM kills), decided now.
   void signal(recovery::Signal s);
   // Each telemetry sample of the current run (leak trends).

@@ -62,10 +62,16 @@ void Router::status(const v1::StatusRequest& r, v1::Response& resp) {
   proto::set_ok(resp);
 }
 
-void Router::start(const v1::StartRequest& r, v1::Response& resp) {
+std::string operator_of(const Session& s, const std::string& command) {
+  return command + " by uid " + std::to_string(s.peer().uid) + " (pid " +
+         std::to_string(s.peer().pid) + ")";
+}
+
+void Router::start(const Session& s, const v1::StartRequest& r, v1::Response& resp) {
   auto p = lookup_plugin(plugins_, "start.name", r.name());
   if (!p) return proto::set_error(resp, p.error());
   bool was_running = (*p)->state() == v1::RUNNING;
+  if (!was_running) (*p)->note_operator(operator_of(s, "start"));
   auto started = (*p)->start();
   (*p)->fill_info(*resp.mutable_start()->mutable_plugin());
   if (!started) return proto::set_error(resp, started.error());
@@ -93,6 +99,7 @@ void Router::stop_or_restart(const std::shared_ptr<Session>& s, const std::strin
   }
   Plugin* plugin = *p;
   bool was_running = plugin->running();
+  plugin->note_operator(operator_of(*s, command));
   auto reply = [weak = std::weak_ptr<Session>(s), plugin, was_running, restart,
                 resp = std::move(resp)](Result<void> done) mutable {
     auto session = weak.lock();

@@ -394,8 +394,13 @@ void Plugin::on_sample(const collectors::Sample& s) {
   feed(fd_leak_, collectors::Metric::kFds, static_cast<double>(s.fds.open), "fds");
 }
 
+void Plugin::note_operator(const std::string& cause) {
+  emit("signal", "operator", cause, host_.events != nullptr ? host_.events->next_signal_id() : 0);
+}
+
 Result<void> Plugin::reset(const std::string& cause) {
   logs_.note("reset: " + cause, unix_now_ms());
+  note_operator(cause);
   const bool held = engine_.phase() == RecoveryPhase::kQuarantined ||
                     engine_.phase() == RecoveryPhase::kEscalated;
   auto d = engine_.reset(cause, clock_.now(), running() && !frozen_);

@@ -44,8 +44,7 @@ void Router::breakers(v1::Response& resp) {
 void Router::reset(const Session& s, const v1::ResetRequest& r, v1::Response& resp) {
   auto p = lookup_plugin(plugins_, "reset.name", r.name());
   if (!p) return proto::set_error(resp, p.error());
-  const std::string cause = "operator reset by uid " + std::to_string(s.peer().uid) + " (pid " +
-                            std::to_string(s.peer().pid) + ")";
+  const std::string cause = "operator " + operator_of(s, "reset");
   spdlog::info("plugin {}: {}", r.name(), cause);
   auto ok = (*p)->reset(cause);
   (*p)->fill_info(*resp.mutable_reset()->mutable_plugin());

@@ -95,7 +95,7 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
       status(req.status(), resp);
       break;
     case v1::Request::kStart:
-      start(req.start(), resp);
+      start(*session, req.start(), resp);
       break;
     case v1::Request::kStop:
       stop(session, req.stop(), std::move(resp));

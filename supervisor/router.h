@@ -51,7 +51,7 @@ class Router {
   void doctor(v1::Response& resp);
   void list(v1::Response& resp);
   void status(const v1::StatusRequest& r, v1::Response& resp);
-  void start(const v1::StartRequest& r, v1::Response& resp);
+  void start(const Session& s, const v1::StartRequest& r, v1::Response& resp);
   void stop(const std::shared_ptr<Session>& s, const v1::StopRequest& r, v1::Response resp);
   void restart(const std::shared_ptr<Session>& s, const v1::RestartRequest& r, v1::Response resp);
   void logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v1::Response resp);
@@ -76,6 +76,8 @@ class Router {
   recovery::RecoveryLog* events_ = nullptr;
 };
 
+// "stop by uid 0 (pid 42)": who asked, for the events.
+[[nodiscard]] std::string operator_of(const Session& s, const std::string& command);
 // The plugin a request names in `field`, or the error naming the field.
 [[nodiscard]] Result<Plugin*> lookup_plugin(PluginManager& plugins, std::string_view field,
                                             const std::string& name);

@@ -1,5 +1,6 @@
 // corralctl's human output: durations, the plugin table and the status block.
 #include "ctl/format.h"
+#include "ctl/recovery_format.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -97,6 +98,54 @@ TEST(Format, States) {
   EXPECT_EQ(state_word(v1::STOPPING), "stopping");
   EXPECT_EQ(state_word(v1::EXITED), "exited");
   EXPECT_EQ(state_word(v1::PLUGIN_STATE_UNSPECIFIED), "unknown");
+}
+
+TEST(RecoveryFormat, BreakersTableHealthBlockAndEventLine) {
+  v1::BreakersResponse b;
+  auto* x = b.add_breakers();
+  x->set_plugin("crashy");
+  x->set_state("open");
+  x->set_open_until_unix_ms(13000);
+  x->set_trips(2);
+  x->set_total_trips(3);
+  x->set_phase("normal");
+  x->set_recent_restarts(4);
+  x->set_max_restarts(10);
+  x->set_last_transition("half-open -> open: trial failed");
+  EXPECT_EQ(format_breakers(b, 10000),
+            "NAME    BREAKER    TRIPS  PHASE   RESTARTS  LAST-TRANSITION\n"
+            "crashy  open (3s)  2/3    normal  4/10      half-open -> open: trial failed\n");
+  v1::HealthReport h;
+  h.set_name("crashy");
+  h.set_score(20);
+  h.add_reasons("at most 20: breaker open (-80)");
+  *h.mutable_breaker() = *x;
+  h.set_readiness("none (ready once started)");
+  h.set_liveness("none");
+  auto* t = h.add_trends();
+  t->set_metric("memory");
+  t->set_value(100);
+  t->set_limit(200);
+  t->set_slope_per_second(10);
+  t->set_r2(0.99);
+  t->set_eta_seconds(10);
+  t->set_alert(true);
+  (*h.mutable_strategies())["exit"] = "restart";
+  std::string out = format_health(h, 10000);
+  EXPECT_THAT(out, HasSubstr("health:     20/100\n"));
+  EXPECT_THAT(out, HasSubstr("            - at most 20: breaker open (-80)\n"));
+  EXPECT_THAT(out, HasSubstr("breaker:    open (half-open in 3s), 2 trip(s) in a row, 3 in all\n"));
+  EXPECT_THAT(out,
+              HasSubstr("memory:     100 of 200, +10.0/s (r2 0.99), limit in 10 s  LEAK ALERT"));
+  EXPECT_THAT(out, HasSubstr("on:         exit -> restart\n"));
+  v1::RecoveryEvent e;
+  e.set_at_unix_ms(1'700'000'000'123);
+  e.set_plugin("crashy");
+  e.set_type("action");
+  e.set_what("restart in 12 ms");
+  e.set_cause("exited with code 1");
+  EXPECT_THAT(format_event(e),
+              HasSubstr(".123  crashy  action  restart in 12 ms: exited with code 1"));
 }
 
 }  // namespace

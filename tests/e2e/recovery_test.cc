@@ -128,7 +128,7 @@ max_open_ms = 1000
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("breaker closed"));
   EXPECT_TRUE(wait_until([&] { return status("crashy").restarts() > 8u; }));
-  EXPECT_THAT(event_text("crashy"), HasSubstr("operator reset by uid 0"));
+  EXPECT_THAT(event_text("crashy"), HasSubstr("signal operator: operator reset by uid 0"));
 }
 
 TEST_F(Recovery, AHangThatFailsItsLivenessProbeIsRestarted) {
@@ -288,6 +288,54 @@ on_seccomp = "quarantine"
       },
       10s))
       << event_text("prober");
+}
+
+// Degrade by cutting the network: a critical fds level makes the kernel (cgroup BPF) refuse
+// the plugin's connects, even on its own loopback; once the level clears, they work again.
+TEST_F(Recovery, ACriticalThresholdCutsTheNetworkUntilItClears) {
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/python3";
+  write_manifest("chatty.toml", R"x(name = "chatty"
+exec = "/usr/bin/python3"
+args = ["-c", """
+import socket, time
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(8); port = l.getsockname()[1]
+def attempt(when):
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=1).close(); print(when, 'connected', flush=True)
+    except OSError as e:
+        print(when, 'errno', e.errno, flush=True)
+attempt('before')
+fs = [open('/dev/null') for _ in range(300)]
+time.sleep(1.0)
+attempt('cut')
+del fs
+time.sleep(1.0)
+attempt('restored')
+time.sleep(600)
+"""]
+[thresholds]
+fds = { warning = 100, critical = 200 }
+[recovery]
+on_critical = "degrade"
+degrade = "cut-network"
+)x");
+  start_daemon();
+  // The plugin's own line (corrald's note "network restored" comes first).
+  ASSERT_TRUE(wait_until(
+      [&] { return plugin_log("chatty").find("\nrestored ") != std::string::npos; }, 15s))
+      << plugin_log("chatty") << event_text("chatty");
+  if (has_event("chatty", "alert", "network cut failed")) {
+    GTEST_SKIP() << "no cgroup BPF network programs here: " << event_text("chatty");
+  }
+  const std::string log = plugin_log("chatty");
+  EXPECT_THAT(log, HasSubstr("before connected"));
+  EXPECT_THAT(log, HasSubstr("cut errno 1")) << "EPERM from the cgroup BPF";
+  EXPECT_THAT(log, HasSubstr("restored connected"));
+  const std::string ev = event_text("chatty");
+  EXPECT_THAT(ev, HasSubstr("action degrade: fds"));
+  EXPECT_THAT(ev, HasSubstr("action undegrade"));
+  EXPECT_EQ(status("chatty").state(), v1::RUNNING);
+  EXPECT_EQ(status("chatty").restarts(), 0u);
 }
 
 TEST_F(Recovery, AMemoryLeakIsCaughtByItsTrendBeforeTheOomKill) {
