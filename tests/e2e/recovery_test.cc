@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "common/files.h"
+#include "sandbox/seccomp_notify.h"
 #include "tests/e2e/corrald_fixture.h"
 
 namespace corral::e2e {
@@ -97,7 +98,7 @@ max_open_ms = 1000
 )x");
   const auto t0 = std::chrono::steady_clock::now();
   start_daemon();
-  ASSERT_TRUE(wait_state("crashy", v1::ESCALATED, 15s)) << event_text("crashy");
+  ASSERT_TRUE(wait_state("crashy", v1::ESCALATED, 30s)) << event_text("crashy");
   const auto took = std::chrono::steady_clock::now() - t0;
   const std::string ev = event_text("crashy");
   // 3 failures trip it (open 200 ms), each failed trial doubles the Open time.
@@ -108,8 +109,10 @@ max_open_ms = 1000
                             "(open for 400 ms, trip 2)"));
   EXPECT_THAT(ev, HasSubstr("action restart (half-open trial) in 0 ms"));
   EXPECT_THAT(ev, HasSubstr("alert escalated: restart intensity: 8 restarts within 60000 ms"));
-  // 3 quick restarts, then trials after 200, 400, 800, 1000, 1000 ms: well under 10 s.
-  EXPECT_LT(took, 10s) << ev;
+  // 2 quick restarts, then 6 trials after 200, 400, 800, 1000, 1000, 1000 ms and one more
+  // hold of 1000 ms before the 9th restart escalates: 5.4 s of Open time (~7 s here; the
+  // bound leaves room for a loaded CI and ASan).
+  EXPECT_LT(took, 20s) << ev;
   auto info = status("crashy");
   EXPECT_EQ(info.recovery_phase(), "escalated");
   EXPECT_NE(info.breaker(), "closed");
@@ -253,6 +256,10 @@ ready_timeout_ms = 5000
 
 TEST_F(Recovery, ASeccompViolatorIsQuarantinedFrozenUntilAReset) {
   if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/unshare";
+  if (!sandbox::seccomp_notify_supported()) {
+    GTEST_SKIP() << "needs seccomp user notification (SECCOMP_FILTER_FLAG_NEW_LISTENER): without "
+                    "it corrald is not told of an errno-profile violation";
+  }
   write_manifest("prober.toml", R"x(name = "prober"
 exec = "/bin/sh"
 args = ["-c", "echo started; sleep 0.3; /usr/bin/unshare --user /bin/true; exec sleep 600"]
