@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -414,6 +415,33 @@ leak_horizon_ms = 60000
   EXPECT_THAT(l.out, HasSubstr("escalated"));
   auto bad = ctl({"health", "nope"});
   EXPECT_EQ(bad.exit_code, 3) << bad.out;
+}
+
+TEST_F(Recovery, EventsFollowStreamsEachNewEventAsItHappens) {
+  write_manifest("idle.toml", "name = \"idle\"\nexec = \"/bin/sleep\"\nargs = [\"600\"]\n");
+  start_daemon();
+  ASSERT_TRUE(wait_state("idle", v1::RUNNING));
+  auto follower = client();
+  follower.set_timeout(10s);
+  v1::Request req;
+  req.mutable_events()->set_plugin("idle");
+  req.mutable_events()->set_follow(true);
+  std::thread stopper([this] {
+    std::this_thread::sleep_for(300ms);
+    auto c = client();
+    EXPECT_TRUE(c.stop("idle", 0).has_value());
+  });
+  int frames = 0;
+  std::string seen;
+  auto streamed = follower.stream(req, [&](const v1::Response& r) {
+    ++frames;
+    for (const auto& e : r.events().events()) seen += e.type() + " " + e.cause() + "\n";
+    return seen.find("stop by uid 0") == std::string::npos;  // until the stop shows up
+  });
+  stopper.join();
+  EXPECT_TRUE(streamed.has_value()) << streamed.error().describe();
+  EXPECT_THAT(seen, HasSubstr("signal stop by uid 0 (pid "));
+  EXPECT_GE(frames, 2) << "the backlog, then the new event";
 }
 
 }  // namespace
