@@ -43,6 +43,10 @@ void write_pid(const char* file, pid_t pid) {
   // After the credential change (which clears it): die with the waiting parent.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ::_exit(126);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(126);
+  if (s.landlock != nullptr) {
+    int rule = -1;
+    if (landlock_apply(*s.landlock, &rule) != 0) ::_exit(126);
+  }
   if (::syscall(SYS_close_range, 3u, ~0u, 0) != 0) ::_exit(126);
   if (::chdir("/") != 0) ::_exit(126);
   if (prog != nullptr && ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) != 0) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "sandbox/landlock.h"
 #include "sandbox/process.h"
 
 namespace corral::sandbox {
@@ -25,6 +26,7 @@ struct SandboxExecSpec {
   std::vector<std::string> argv;  // argv[0]: an absolute path inside the sandbox
   std::vector<std::string> env;   // "KEY=VALUE"
   const std::vector<sock_filter>* seccomp = nullptr;  // installed before exec; not owned
+  const LandlockPlan* landlock = nullptr;  // the sandbox's rules (paths inside it); not owned
 };
 
 [[nodiscard]] Result<Process> exec_in_sandbox(const SandboxExecSpec& spec);

@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "corral/v1/control.pb.h"
 #include "sandbox/launcher.h"
+#include "sandbox/plan_cache.h"
 #include "sandbox/seccomp_filter.h"
 #include "supervisor/id_allocator.h"
 #include "supervisor/liveness_probe.h"
@@ -162,6 +163,8 @@ class Plugin {
   std::unique_ptr<boost::asio::posix::stream_descriptor> notify_;
   std::unique_ptr<LivenessProber> prober_;
   std::optional<Result<sandbox::SeccompFilter>> probe_seccomp_;  // an exec probe's filter
+  sandbox::PlanCache probe_plans_{1};  // an exec probe's Landlock rules, planned once
+  std::shared_ptr<const sandbox::PreparedSandbox> probe_prepared_;
   unsigned probe_failures_ = 0;
   std::string last_probe_;
   std::string status_text_;  // the plugin's last STATUS= line

@@ -278,6 +278,14 @@ void Plugin::start_health_checks() {
         x.uid = x.ns_pidfd >= 0 ? sandbox_->uid : ::getuid();
         x.gid = x.ns_pidfd >= 0 ? sandbox_->gid : ::getgid();
         x.argv = manifest_.health.liveness->exec;
+        if (x.ns_pidfd >= 0 && sandbox_->landlock) {
+          if (!probe_prepared_) {
+            auto p = probe_plans_.get(*sandbox_, manifest_.exec);
+            if (!p) return std::unexpected(p.error().wrap("exec probe: its Landlock rules"));
+            probe_prepared_ = std::move(*p);
+          }
+          if (probe_prepared_->landlock) x.landlock = &*probe_prepared_->landlock;
+        }
         for (const auto& [k, v] : manifest_.env) x.env.push_back(k + "=" + v);
         if (manifest_.env.find("PATH") == manifest_.env.end())
           x.env.push_back("PATH=/usr/bin:/bin");

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "common/files.h"
+#include "sandbox/landlock.h"
 #include "sandbox/seccomp_notify.h"
 #include "tests/e2e/corrald_fixture.h"
 
@@ -197,7 +198,7 @@ args = ["-c", "touch /tmp/alive; sleep 0.8; cat /tmp/probe-view; rm /tmp/alive; 
 [stop]
 timeout_ms = 500
 [health.liveness]
-exec = ["/bin/sh", "-c", "test -e /tmp/alive && { id -u; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status; } > /tmp/probe-view"]
+exec = ["/bin/sh", "-c", "test -e /tmp/alive && { id -u; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status; (echo p > /proc/self/comm) 2>/dev/null && echo comm-writable || echo comm-refused; } > /tmp/probe-view"]
 period_ms = 200
 timeout_ms = 200
 failure_threshold = 2
@@ -212,6 +213,9 @@ failure_threshold = 2
   EXPECT_THAT(log, HasSubstr("NoNewPrivs:\t1"));
   EXPECT_THAT(log, HasSubstr("Seccomp:\t2"));
   EXPECT_THAT(log, HasSubstr("CapEff:\t0000000000000000"));
+  if (sandbox::landlock_abi() > 0) {
+    EXPECT_THAT(log, HasSubstr("comm-refused")) << "Landlock: /proc/self/* is read-only";
+  }
   EXPECT_THAT(event_text("execd"),
               HasSubstr("exec probe exited with code 1 (2 failures in a row)"));
   ASSERT_TRUE(wait_until(
