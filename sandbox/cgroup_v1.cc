@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
+#include <thread>
 
 #include "common/files.h"
 #include "sandbox/cgroup.h"
@@ -100,15 +102,30 @@ class V1Cgroup final : public Cgroup {
     return list ? Result<void>{} : std::unexpected(list.error());
   }
 
+  // SIGKILL to whatever a v1 directory still lists (best effort: it may be gone already).
+  static void kill_v1_tasks(const std::string& dir) {
+    auto text = read_file(dir + "/cgroup.procs");
+    if (!text) return;
+    for (pid_t p : parse_pids(*text)) (void)::kill(p, SIGKILL);
+  }
+
   Result<void> remove(std::chrono::milliseconds wait) override {
     if (dirs_.empty() && !v2_) return {};
     if (!dirs_.empty() || v2_) {
       if (auto r = kill(); !r && r.error().errnum != ENOENT) return r;
       if (auto r = wait_empty(*this, wait); !r && r.error().errnum != ENOENT) return r;
     }
+    // The cgroup2 node is empty; a v1 directory can still hold a process that joined only the
+    // v1 hierarchies and is exiting (a health probe's): busy is retried until the deadline.
+    const auto end = std::chrono::steady_clock::now() + wait;
     while (!dirs_.empty()) {
       const auto& dir = dirs_.back().second;
       if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+        if (errno == EBUSY && std::chrono::steady_clock::now() < end) {
+          kill_v1_tasks(dir);
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          continue;
+        }
         return sys_error("cannot remove cgroup " + dir);
       }
       dirs_.pop_back();

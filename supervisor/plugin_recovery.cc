@@ -271,10 +271,19 @@ void Plugin::start_health_checks() {
     LivenessProber::Spawn spawn;
     if (!h.liveness->exec.empty()) {
       spawn = [this]() -> Result<sandbox::Process> {
-        if (!proc_) return make_error(Code::kFailedPrecondition, "exec probe: the run is gone");
+        if (!proc_ || state_ == v1::STOPPING) {
+          return make_error(Code::kFailedPrecondition, "exec probe: the run is ending");
+        }
         sandbox::SandboxExecSpec x;
         x.ns_pidfd = sandbox_ && manifest_.isolation.enabled ? proc_->pidfd() : -1;
-        if (cgroup_) x.join_files = cgroup_->self_join_files();
+        if (cgroup_) {
+          // Every hierarchy the run is in: the v1 directories and the cgroup2 node (which a
+          // launch enters by CLONE_INTO_CGROUP, so self_join_files leaves it out).
+          x.join_files = cgroup_->self_join_files();
+          if (std::string v2 = cgroup_->dir(""); !v2.empty()) {
+            x.join_files.push_back(v2 + "/cgroup.procs");
+          }
+        }
         x.uid = x.ns_pidfd >= 0 ? sandbox_->uid : ::getuid();
         x.gid = x.ns_pidfd >= 0 ? sandbox_->gid : ::getgid();
         x.argv = manifest_.health.liveness->exec;

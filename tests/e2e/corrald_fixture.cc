@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -126,6 +127,19 @@ void CorraldFixture::TearDown() {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "corrald did not exit cleanly (status " << status << "); log:\n"
         << daemon_log();
+    // A clean stop leaves no cgroup of ours in any hierarchy (cgroup v1 controllers, the
+    // hybrid cgroup2 tree, or a pure cgroup2 root).
+    const std::string parent = "corral-e2e-" + std::to_string(::getpid());
+    std::error_code ec;
+    std::vector<std::string> roots = {"/sys/fs/cgroup"};
+    for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+      if (e.is_directory(ec) && !e.is_symlink(ec)) roots.push_back(e.path().string());
+    }
+    for (const auto& r : roots) {
+      EXPECT_FALSE(std::filesystem::exists(r + "/" + parent, ec))
+          << r << "/" << parent << " was left behind; log:\n"
+          << daemon_log();
+    }
   }
   if (HasFailure()) std::cerr << "---- corrald log ----\n" << daemon_log() << "\n";
   if (!dir_.empty()) {

@@ -190,15 +190,16 @@ initial_delay_ms = 200
 }
 
 // The exec probe runs inside the sandbox as the plugin would: its mount namespace (it sees the
-// plugin's private /tmp), its uid, no capabilities, no_new_privs and the seccomp filter.
+// plugin's private /tmp), its uid, no capabilities, no_new_privs, Landlock and the seccomp
+// filter. The probe renames its report into place, so the plugin never reads half of one.
 TEST_F(Recovery, AnExecProbeRunsInsideTheSandboxAndItsFailureRestartsThePlugin) {
   write_manifest("execd.toml", R"x(name = "execd"
 exec = "/bin/sh"
-args = ["-c", "touch /tmp/alive; sleep 0.8; cat /tmp/probe-view; rm /tmp/alive; exec sleep 600"]
+args = ["-c", "touch /tmp/alive; sleep 0.8; while [ ! -e /tmp/probe-view ]; do sleep 0.05; done; cat /tmp/probe-view; rm /tmp/alive; exec sleep 600"]
 [stop]
 timeout_ms = 500
 [health.liveness]
-exec = ["/bin/sh", "-c", "test -e /tmp/alive && { id -u; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status; (echo p > /proc/self/comm) 2>/dev/null && echo comm-writable || echo comm-refused; } > /tmp/probe-view"]
+exec = ["/bin/sh", "-c", "test -e /tmp/alive && { id -u; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status; (echo p > /proc/self/comm) 2>/dev/null && echo comm-writable || echo comm-refused; grep '^0::' /proc/self/cgroup; } > /tmp/pv.$$ && mv /tmp/pv.$$ /tmp/probe-view"]
 period_ms = 200
 timeout_ms = 200
 failure_threshold = 2
@@ -213,6 +214,8 @@ failure_threshold = 2
   EXPECT_THAT(log, HasSubstr("NoNewPrivs:\t1"));
   EXPECT_THAT(log, HasSubstr("Seccomp:\t2"));
   EXPECT_THAT(log, HasSubstr("CapEff:\t0000000000000000"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("0::/[^\n]*/execd\n"))
+      << "in the plugin's own cgroup2 node";
   if (sandbox::landlock_abi() > 0) {
     EXPECT_THAT(log, HasSubstr("comm-refused")) << "Landlock: /proc/self/* is read-only";
   }
