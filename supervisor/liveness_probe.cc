@@ -82,7 +82,6 @@ void LivenessProber::finish(const std::shared_ptr<Attempt>& a, bool ok, std::str
 }
 
 void LivenessProber::probe() {
-  ++attempts_;
   auto a = std::make_shared<Attempt>(io_);
   current_ = a;
   auto alive = std::weak_ptr<bool>(alive_);

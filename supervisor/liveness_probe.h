@@ -36,9 +36,6 @@ class LivenessProber {
   LivenessProber(const LivenessProber&) = delete;
   LivenessProber& operator=(const LivenessProber&) = delete;
 
-  [[nodiscard]] const std::string& path() const { return path_; }
-  [[nodiscard]] uint64_t attempts() const { return attempts_; }
-
  private:
   struct Attempt;
   void arm(std::chrono::milliseconds after);
@@ -54,7 +51,6 @@ class LivenessProber {
   boost::asio::steady_timer timer_;
   std::shared_ptr<Attempt> current_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  uint64_t attempts_ = 0;
 };
 
 }  // namespace corral::supervisor

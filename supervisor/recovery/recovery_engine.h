@@ -65,12 +65,10 @@ class RecoveryEngine {
   [[nodiscard]] const CircuitBreaker& breaker() const { return breaker_; }
   [[nodiscard]] RecoveryPhase phase() const { return phase_; }
   [[nodiscard]] const std::string& phase_cause() const { return phase_cause_; }
-  [[nodiscard]] const std::string& degraded_metric() const { return degraded_metric_; }
   [[nodiscard]] const RecoverySettings& settings() const { return settings_; }
   [[nodiscard]] std::chrono::milliseconds backoff_ceiling() const { return backoff_.ceiling(); }
   [[nodiscard]] size_t recent_restarts(Clock::time_point now) { return intensity_.recent(now); }
   [[nodiscard]] bool ready() const { return ready_; }
-  [[nodiscard]] bool waiting_for_trial() const { return waiting_; }
   [[nodiscard]] Strategy strategy_for(const Signal& s) const;
 
  private:
