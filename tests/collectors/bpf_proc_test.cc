@@ -3,7 +3,9 @@
 // counters and events must match it. Every test removes its cgroups; skips name what is missing.
 #include "collectors/bpf_proc_collector.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <iostream>
@@ -60,8 +63,18 @@ class BpfProc : public ::testing::Test {
     layout_ = *l;
     if (layout_.unified.empty()) GTEST_SKIP() << "needs a cgroup2 mount (BPF attributes by it)";
     parent_ = "corral/bpf-proc-test-" + std::to_string(::getpid());
+    // Test processes share "corral" (ctest runs two at once): deciding whether we make it,
+    // and making it, happens under an exclusive lock; each then holds a shared one until its
+    // TearDown, where the last one out (the only one to get the lock exclusively) removes what
+    // a test made, as the marker file says.
+    lock_ = UniqueFd(::open(kParentLock, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    ASSERT_TRUE(lock_) << kParentLock << ": " << std::strerror(errno);
+    ASSERT_EQ(::flock(lock_.get(), LOCK_EX), 0) << std::strerror(errno);
     struct stat st {};
     made_corral_ = ::stat((layout_.unified + "/corral").c_str(), &st) != 0;
+    if (made_corral_) {
+      ASSERT_TRUE(write_file_atomic(kParentMade, "bpf_proc_test\n", 0600).has_value());
+    }
     // The VM lane (CORRAL_IN_VM=1) boots without controllers enabled at its root; it is the
     // VM's own root, enabled as systemd would. Elsewhere the root is never touched.
     if (layout_.mode == sandbox::CgroupMode::kUnified && std::getenv("CORRAL_IN_VM") != nullptr) {
@@ -84,15 +97,23 @@ class BpfProc : public ::testing::Test {
                  : sandbox::make_v1_backend(layout_, parent_);
     ASSERT_TRUE(b.has_value()) << b.error().describe();
     backend_ = std::move(*b);
+    // Our directories exist now (the v1 backend makes its parents as it creates cgroups, which
+    // the shared lock keeps others from removing under us).
+    ASSERT_EQ(::flock(lock_.get(), LOCK_SH), 0) << std::strerror(errno);
   }
   void TearDown() override {
     runs_.clear();
-    if (!backend_) return;
-    EXPECT_TRUE(backend_->remove_parent().has_value());
-    if (made_corral_) {  // ours to remove unless someone else is using it meanwhile
+    if (backend_) {
+      EXPECT_TRUE(backend_->remove_parent().has_value());
+    }
+    if (!lock_) return;
+    if (::flock(lock_.get(), LOCK_EX | LOCK_NB) == 0 && ::access(kParentMade, F_OK) == 0) {
+      // Nobody else is inside, and a test made "corral": remove it (only empty ones go).
       (void)::rmdir((layout_.unified + "/corral").c_str());
       for (const auto& [ctrl, mount] : layout_.v1) (void)::rmdir((mount + "/corral").c_str());
+      (void)::unlink(kParentMade);
     }
+    lock_.reset();  // releases the lock
   }
 
   // The collector, or a skip when this build or host has no BPF.
@@ -152,6 +173,9 @@ class BpfProc : public ::testing::Test {
   sandbox::CgroupLayout layout_;
   std::string parent_;
   bool made_corral_ = false;
+  UniqueFd lock_;  // flock: shared while this test uses "corral"
+  static constexpr const char* kParentLock = "/tmp/corral-bpf-proc-test.lock";
+  static constexpr const char* kParentMade = "/tmp/corral-bpf-proc-test.made";
   std::string skip_;
   std::unique_ptr<sandbox::CgroupBackend> backend_;
   testing::TestRuns runs_;
