@@ -28,6 +28,8 @@ std::string_view code_name(Code code) {
       return "internal";
     case Code::kProtocol:
       return "protocol error";
+    case Code::kConflict:
+      return "conflict";
   }
   return "unknown";
 }

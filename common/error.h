@@ -24,6 +24,7 @@ enum class Code {
   kUnimplemented,
   kInternal,
   kProtocol,  // the peer broke the wire protocol (bad frame, no common version)
+  kConflict,  // an expected generation did not match: someone else changed it first
 };
 
 std::string_view code_name(Code code);

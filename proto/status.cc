@@ -26,6 +26,8 @@ v1::StatusCode to_wire(Code code) {
       return v1::INTERNAL;
     case Code::kProtocol:
       return v1::MALFORMED_FRAME;
+    case Code::kConflict:
+      return v1::CONFLICT;
   }
   return v1::INTERNAL;
 }
@@ -54,6 +56,8 @@ Code from_wire(v1::StatusCode code) {
       return Code::kUnavailable;
     case v1::UNIMPLEMENTED:
       return Code::kUnimplemented;
+    case v1::CONFLICT:
+      return Code::kConflict;
     default:
       return Code::kInternal;
   }
