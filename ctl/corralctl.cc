@@ -22,6 +22,7 @@
 #include "ctl/format.h"
 #include "ctl/recovery_format.h"
 #include "ctl/stats_format.h"
+#include "ctl/store_commands.h"
 
 #ifndef CORRAL_VERSION
 #define CORRAL_VERSION "0.0.0"
@@ -491,11 +492,44 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--network", o.network, "none (default: loopback only) or host");
   run_cmd->add_option("command", o.command, "-- CMD ARGS...")->required()->multi_option_policy(all);
 
+  ctl::StoreCommand sc;
+  auto* audit = app.add_subcommand(
+      "audit", "the audit trail: every command and automatic action, hash-chained and signed");
+  audit->add_option("--since", sc.since, "only records since: 10m, 2h, 1d, or a UTC date/time");
+  audit->add_option("--plugin", sc.plugin, "only this plugin's");
+  audit->add_option("-n,--limit", sc.limit, "the newest N records (default 1000)");
+  auto* verify = audit->add_subcommand(
+      "verify", "prove the hash chain and the checkpoints' signatures; name any tampered record");
+  verify->add_option("--db", sc.db, "verify this store file offline (a backup) instead");
+  verify->add_option("--keys", sc.keys, "trusted public keys for --db (default: its keys/ dir)");
+  auto* admin = app.add_subcommand("admin", "corrald's keys and store (uid 0)");
+  admin->require_subcommand(1);
+  admin->add_subcommand("rotate-key",
+                        "a new audit signing key; old public keys are kept for verification");
+  admin->add_subcommand("backup", "a consistent copy of the live store (never overwrites)")
+      ->add_option("file", sc.file, "where to write it")
+      ->required();
+  auto* restore = admin->add_subcommand(
+      "restore", "replace a stopped corrald's store with a backup (the old one is kept)");
+  restore->add_option("file", sc.file, "the backup")->required();
+  restore->add_option("--state-dir", sc.state_dir, "corrald's state directory (/var/lib/corral)");
+  restore->add_option("--runtime-dir", sc.runtime_dir, "corrald's runtime directory (/run/corral)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : corral::ctl::kExitUsage;
   }
-  return run(app.get_subcommands().front()->get_name(), o);
+  auto* sub = app.get_subcommands().front();
+  if (sub == audit || sub == admin) {
+    sc.name = sub->get_name();
+    if (!sub->get_subcommands().empty())
+      sc.name += " " + sub->get_subcommands().front()->get_name();
+    sc.socket = o.socket;
+    sc.json = o.json;
+    sc.timeout_ms = o.timeout_ms;
+    return ctl::run_store_command(sc);
+  }
+  return run(sub->get_name(), o);
 }

@@ -32,6 +32,7 @@ enum ExitCode : int {
     case Code::kPermissionDenied:
       return kExitPermission;
     case Code::kResourceExhausted:
+    case Code::kConflict:  // re-read and retry
       return kExitTempFail;
     case Code::kProtocol:
     case Code::kUnimplemented:

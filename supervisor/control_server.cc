@@ -1,5 +1,7 @@
 #include "supervisor/control_server.h"
 
+#include "supervisor/peer_identity.h"
+
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -143,7 +145,7 @@ void ControlServer::accept() {
     socklen_t len = sizeof cred;
     PeerCred peer;
     if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      peer = {cred.pid, cred.uid, cred.gid};
+      peer = {cred.pid, cred.uid, cred.gid, identify_peer(socket.native_handle(), cred.pid).exe};
     } else {
       spdlog::warn("control: SO_PEERCRED failed: {}; refusing the connection",
                    std::strerror(errno));

@@ -68,6 +68,10 @@ Result<void> Daemon::init() {
   std::string log_dir = config_.state_dir + "/logs";
   if (auto r = make_dirs(log_dir, 0750); !r) return r;
 
+  auto store = StoreService::open(io_, config_.state_dir);
+  if (!store) return std::unexpected(store.error());
+  store_ = std::move(*store);
+
   auto set = load_manifests(config_.plugins_dir);
   if (!set) return std::unexpected(set.error());
   for (const auto& p : set->problems) spdlog::error("manifest rejected: {}", p);
@@ -114,6 +118,12 @@ Result<void> Daemon::init() {
   for (auto& m : set->manifests) plugins_->add(std::move(m));
   spdlog::info("loaded {} plugin manifest(s) from {} ({} rejected)", plugins_->size(),
                config_.plugins_dir, set->problems.size());
+  if (auto r = store_->reconcile(*plugins_); !r) return r;
+  // Recovery's actions are audited, and what must outlive corrald (quarantine, escalation,
+  // breaker trips) is journaled, as they happen.
+  events_->add_listener([this](const recovery::RecoveryEvent& e) {
+    if (store_ && plugins_) store_->on_recovery_event(e, *plugins_);
+  });
 
   std::map<std::string, std::string> features = {
       {"launcher", std::string(launcher_.name())},
@@ -124,6 +134,7 @@ Result<void> Daemon::init() {
   router_ = std::make_unique<Router>(io_, *plugins_, config_.max_frame_bytes, std::move(features));
   router_->set_telemetry(telemetry_.get());
   router_->set_recovery_log(events_.get());
+  router_->set_store(store_.get());
   auto server = ControlServer::create(io_, config_, *router_);
   if (!server) return std::unexpected(server.error());
   server_ = std::move(*server);
@@ -145,7 +156,8 @@ int Daemon::run() {
   wait_signal();
 
   server_->start();
-  plugins_->start_autostart();
+  store_->start_wanted(*plugins_);
+  store_->start_checkpoints();
 
   uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
@@ -198,6 +210,7 @@ void Daemon::shutdown(const char* why) {
   server_->shutdown();
   plugins_->stop_all([this] {
     if (telemetry_) telemetry_->stop();
+    store_->stop();
     signals_.cancel();
     watchdog_.cancel();
     io_.stop();

@@ -16,6 +16,7 @@
 #include "supervisor/control_server.h"
 #include "supervisor/plugin_manager.h"
 #include "supervisor/router.h"
+#include "supervisor/store_service.h"
 #include "supervisor/telemetry_service.h"
 
 namespace corral::supervisor {
@@ -42,6 +43,7 @@ class Daemon {
   std::unique_ptr<IdAllocator> ids_;                 // sandbox id ranges, one per plugin
   std::unique_ptr<TelemetryService> telemetry_;      // null when off; outlives the plugins
   std::unique_ptr<recovery::RecoveryLog> events_;    // outlives the plugins that append to it
+  std::unique_ptr<StoreService> store_;              // outlives the plugins, router and sessions
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<ControlServer> server_;

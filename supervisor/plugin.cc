@@ -493,6 +493,7 @@ void Plugin::restart(milliseconds timeout, Done done) {
 }
 
 void Plugin::fill_info(v1::PluginInfo& out) const {
+  out.set_generation(generation_);
   out.set_name(name());
   out.set_state(state_);
   out.set_pid(proc_ ? proc_->program_pid() : 0);

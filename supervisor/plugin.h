@@ -76,6 +76,12 @@ class Plugin {
   // An operator command about to act on the plugin ("stop by uid 0 (pid 42)"): recorded in
   // the events as an operator signal.
   void note_operator(const std::string& cause);
+  // After a restart of corrald, before any start: what the store kept of the plugin's recovery.
+  // Quarantined or escalated, it stays down (state QUARANTINED / ESCALATED) until a reset.
+  void restore(recovery::RecoveryPhase phase, const std::string& cause, unsigned trips);
+  // The journal's generation of this plugin (bumped by every committed command about it).
+  void set_generation(uint64_t g) { generation_ = g; }
+  [[nodiscard]] uint64_t generation() const { return generation_; }
   // A signal from outside the plugin (telemetry: thresholds, OOM kills), decided now.
   void signal(recovery::Signal s);
   // Each telemetry sample of the current run (leak trends).
@@ -178,6 +184,7 @@ class Plugin {
   uint64_t timer_generation_ = 0;  // invalidates timer handlers already queued when cancelled
   std::vector<Done> stop_waiters_;
 
+  uint64_t generation_ = 0;
   uint32_t restarts_ = 0;
   int64_t started_at_ms_ = 0;
   int64_t next_restart_ms_ = 0;

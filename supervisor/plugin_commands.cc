@@ -71,6 +71,13 @@ void Router::start(const Session& s, const v1::StartRequest& r, v1::Response& re
   auto p = lookup_plugin(plugins_, "start.name", r.name());
   if (!p) return proto::set_error(resp, p.error());
   bool was_running = (*p)->state() == v1::RUNNING;
+  auto st = (*p)->state();
+  // Journaled only when it will act: a running plugin, or one start() refuses, changes nothing.
+  bool acts = !was_running && st != v1::STOPPING && st != v1::QUARANTINED && st != v1::ESCALATED;
+  if (!commit(**p, "start", acts, v1::WANTED_UP, expected_of(r), resp)) {
+    (*p)->fill_info(*resp.mutable_start()->mutable_plugin());
+    return;
+  }
   if (!was_running) (*p)->note_operator(operator_of(s, "start"));
   auto started = (*p)->start();
   (*p)->fill_info(*resp.mutable_start()->mutable_plugin());
@@ -79,17 +86,17 @@ void Router::start(const Session& s, const v1::StartRequest& r, v1::Response& re
 }
 
 void Router::stop(const std::shared_ptr<Session>& s, const v1::StopRequest& r, v1::Response resp) {
-  stop_or_restart(s, "stop", r.name(), r.timeout_ms(), false, std::move(resp));
+  stop_or_restart(s, "stop", r.name(), r.timeout_ms(), false, expected_of(r), std::move(resp));
 }
 
 void Router::restart(const std::shared_ptr<Session>& s, const v1::RestartRequest& r,
                      v1::Response resp) {
-  stop_or_restart(s, "restart", r.name(), r.timeout_ms(), true, std::move(resp));
+  stop_or_restart(s, "restart", r.name(), r.timeout_ms(), true, expected_of(r), std::move(resp));
 }
 
 void Router::stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
                              const std::string& name, uint32_t timeout_ms, bool restart,
-                             v1::Response resp) {
+                             std::optional<uint64_t> expected, v1::Response resp) {
   auto p = lookup_plugin(plugins_, command + ".name", name);
   auto timeout = p ? stop_timeout(command + ".timeout_ms", timeout_ms, **p)
                    : Result<std::chrono::milliseconds>(std::unexpected(p.error()));
@@ -98,6 +105,9 @@ void Router::stop_or_restart(const std::shared_ptr<Session>& s, const std::strin
     return s->send(resp);
   }
   Plugin* plugin = *p;
+  if (!commit(*plugin, command, true, restart ? v1::WANTED_UP : v1::WANTED_DOWN, expected, resp)) {
+    return s->send(resp);
+  }
   bool was_running = plugin->running();
   plugin->note_operator(operator_of(*s, command));
   auto reply = [weak = std::weak_ptr<Session>(s), plugin, was_running, restart,

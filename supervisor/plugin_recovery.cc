@@ -415,6 +415,18 @@ void Plugin::note_operator(const std::string& cause) {
   emit("signal", "operator", cause, host_.events != nullptr ? host_.events->next_signal_id() : 0);
 }
 
+void Plugin::restore(recovery::RecoveryPhase phase, const std::string& cause, unsigned trips) {
+  engine_.restore(phase, cause, trips);
+  if (running()) return;
+  if (phase == RecoveryPhase::kQuarantined) state_ = v1::QUARANTINED;
+  if (phase == RecoveryPhase::kEscalated) state_ = v1::ESCALATED;
+  if (phase == RecoveryPhase::kQuarantined || phase == RecoveryPhase::kEscalated) {
+    logs_.note(std::string("kept ") + std::string(recovery::recovery_phase_name(phase)) +
+                   " across a restart of corrald: " + cause,
+               unix_now_ms());
+  }
+}
+
 Result<void> Plugin::reset(const std::string& cause) {
   logs_.note("reset: " + cause, unix_now_ms());
   note_operator(cause);

@@ -44,6 +44,7 @@ void Router::breakers(v1::Response& resp) {
 void Router::reset(const Session& s, const v1::ResetRequest& r, v1::Response& resp) {
   auto p = lookup_plugin(plugins_, "reset.name", r.name());
   if (!p) return proto::set_error(resp, p.error());
+  if (!commit(**p, "reset", true, std::nullopt, expected_of(r), resp)) return;
   const std::string cause = "operator " + operator_of(s, "reset");
   spdlog::info("plugin {}: {}", r.name(), cause);
   auto ok = (*p)->reset(cause);

@@ -19,9 +19,10 @@ namespace {
 
 // name and the protocol version each command appeared in; field numbers come from the schema.
 constexpr std::pair<const char*, uint32_t> kCommandVersions[] = {
-    {"hello", 1}, {"version", 1}, {"list", 1},     {"status", 1}, {"start", 1},
-    {"stop", 1},  {"restart", 1}, {"logs", 1},     {"doctor", 1}, {"run", 1},
-    {"stats", 1}, {"health", 1},  {"breakers", 1}, {"reset", 1},  {"events", 1},
+    {"hello", 1}, {"version", 1},      {"list", 1},       {"status", 1}, {"start", 1},
+    {"stop", 1},  {"restart", 1},      {"logs", 1},       {"doctor", 1}, {"run", 1},
+    {"stats", 1}, {"health", 1},       {"breakers", 1},   {"reset", 1},  {"events", 1},
+    {"audit", 1}, {"audit_verify", 1}, {"rotate_key", 1}, {"backup", 1},
 };
 
 }  // namespace
@@ -45,6 +46,7 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
   resp.set_correlation_id(req.correlation_id().empty()
                               ? "s" + std::to_string(session->id()) + "-" + std::to_string(req.id())
                               : req.correlation_id());
+  if (store_ != nullptr) session->expect_audit(pending_audit_of(req, resp.correlation_id()));
   auto fail = [&](Code code, std::string msg) {
     proto::set_error(resp, Error{code, 0, std::move(msg), __FILE__, __LINE__});
     session->send(resp);
@@ -124,6 +126,12 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
     case v1::Request::kEvents:
       events(session, req.events(), std::move(resp));
       return;
+    case v1::Request::kAudit:
+    case v1::Request::kAuditVerify:
+    case v1::Request::kRotateKey:
+    case v1::Request::kBackup:
+      audit_commands(*session, req, resp);
+      break;
     default:
       fail(Code::kUnimplemented, "command not implemented");
       return;

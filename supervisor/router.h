@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 
 #include "corral/v1/control.pb.h"
+#include "corral/v1/store.pb.h"
 #include "supervisor/log_buffer.h"
 #include "supervisor/session.h"
 
@@ -21,6 +23,7 @@ namespace corral::supervisor {
 class Plugin;
 class PluginManager;
 class TelemetryService;
+class StoreService;
 namespace recovery {
 class RecoveryLog;
 }
@@ -44,6 +47,13 @@ class Router {
   void set_telemetry(const TelemetryService* t) { telemetry_ = t; }
   // Events (`corralctl events`) come from here; null: none are recorded.
   void set_recovery_log(recovery::RecoveryLog* log) { events_ = log; }
+  // The journal and audit trail; null: nothing is journaled or audited (unit tests).
+  void set_store(StoreService* s) { store_ = s; }
+  // The audit record of a request's first answer, written before it is sent (Session::send).
+  // A replacement answer when the record cannot be written: corrald does not acknowledge what
+  // it cannot record.
+  [[nodiscard]] std::optional<v1::Response> audit(const Session& s, const PendingAudit& a,
+                                                  const v1::Response& resp);
 
  private:
   void hello(Session& s, const v1::Request& req, v1::Response& resp);
@@ -63,7 +73,12 @@ class Router {
   void events(const std::shared_ptr<Session>& s, const v1::EventsRequest& r, v1::Response resp);
   void stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
                        const std::string& name, uint32_t timeout_ms, bool restart,
-                       v1::Response resp);
+                       std::optional<uint64_t> expected, v1::Response resp);
+  // Before a mutating command acts: its journal entry committed (when `acts`; otherwise only
+  // the expected generation checked). False: resp carries the error and nothing may change.
+  bool commit(Plugin& p, const std::string& command, bool acts, std::optional<v1::Wanted> wanted,
+              std::optional<uint64_t> expected, v1::Response& resp);
+  void audit_commands(const Session& s, const v1::Request& req, v1::Response& resp);
 
   boost::asio::io_context& io_;
   PluginManager& plugins_;
@@ -74,13 +89,25 @@ class Router {
   bool draining_ = false;
   const TelemetryService* telemetry_ = nullptr;
   recovery::RecoveryLog* events_ = nullptr;
+  StoreService* store_ = nullptr;
 };
+
+// A mutating request's expected_generation, if it carries one.
+template <class R>
+[[nodiscard]] std::optional<uint64_t> expected_of(const R& r) {
+  return r.has_expected_generation() ? std::optional<uint64_t>(r.expected_generation())
+                                     : std::nullopt;
+}
 
 // "stop by uid 0 (pid 42)": who asked, for the events.
 [[nodiscard]] std::string operator_of(const Session& s, const std::string& command);
 // The plugin a request names in `field`, or the error naming the field.
 [[nodiscard]] Result<Plugin*> lookup_plugin(PluginManager& plugins, std::string_view field,
                                             const std::string& name);
+
+// What the audit trail records of a request: its command, the plugin it names, a digest of its
+// arguments and its correlation id.
+[[nodiscard]] PendingAudit pending_audit_of(const v1::Request& req, const std::string& correlation);
 
 // A captured line as it goes on the wire (logs, run).
 void to_wire(const LogLine& l, v1::LogLine& out);

@@ -70,6 +70,18 @@ void Session::handle_frames() {
 }
 
 void Session::send(const v1::Response& resp) {
+  // The audit record comes first, even for a client that has gone: the command happened.
+  for (auto it = audits_.begin(); it != audits_.end(); ++it) {
+    if (it->request_id != resp.id()) continue;
+    PendingAudit a = std::move(*it);
+    audits_.erase(it);
+    if (auto replaced = router_.audit(*this, a, resp)) return queue(*replaced);
+    return queue(resp);
+  }
+  queue(resp);
+}
+
+void Session::queue(const v1::Response& resp) {
   if (closed_ || close_when_flushed_) return;
   auto frame = proto::encode_frame(resp, decoder_.max_frame_bytes());
   if (!frame) {
@@ -131,6 +143,16 @@ void Session::close() {
   for (auto& f : callbacks) f();
   out_.clear();
   out_bytes_ = 0;
+  // Requests never answered are audited as such.
+  auto pending = std::move(audits_);
+  audits_.clear();
+  for (auto& a : pending) {
+    v1::Response gone;
+    gone.set_id(a.request_id);
+    gone.mutable_status()->set_code(v1::UNAVAILABLE);
+    gone.mutable_status()->set_message("the client closed the connection before the answer");
+    (void)router_.audit(*this, a, gone);
+  }
 }
 
 }  // namespace corral::supervisor

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -28,6 +29,19 @@ struct PeerCred {
   pid_t pid = 0;
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
+  std::string exe;  // read through a pidfd (peer_identity.h)
+};
+
+// A request whose first response must be in the audit trail before it is sent.
+struct PendingAudit {
+  uint64_t request_id = 0;
+  std::string command;
+  std::string plugin;
+  std::string args_digest;
+  std::string correlation_id;
+  bool mutating = false;
+  int64_t at_unix_ms = 0;
+  std::chrono::steady_clock::time_point started{};
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -49,11 +63,14 @@ class Session : public std::enable_shared_from_this<Session> {
   [[nodiscard]] uint64_t id() const { return id_; }
   [[nodiscard]] const PeerCred& peer() const { return peer_; }
   [[nodiscard]] uint32_t version() const { return version_; }  // 0 until Hello succeeded
+  // The next response to this request id is audited (Router::audit) before it is queued.
+  void expect_audit(PendingAudit a) { audits_.push_back(std::move(a)); }
   void set_version(uint32_t v) { version_ = v; }
 
  private:
   void read();
   void handle_frames();
+  void queue(const v1::Response& resp);
   void write();
 
   boost::asio::local::stream_protocol::socket socket_;
@@ -69,6 +86,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   uint32_t version_ = 0;
   std::vector<std::function<void()>> on_close_;
+  std::vector<PendingAudit> audits_;  // requests not answered yet, oldest first
 };
 
 }  // namespace corral::supervisor

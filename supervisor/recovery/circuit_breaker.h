@@ -68,6 +68,12 @@ class CircuitBreaker {
                                                             Clock::time_point now);
   // Operator reset: Closed, history and the trip streak forgotten.
   [[nodiscard]] std::optional<BreakerTransition> reset(std::string cause, Clock::time_point now);
+  // A restart of corrald: the trip streak from the store, so the next Open lasts as long as it
+  // would have (the breaker itself starts Closed: its timers did not survive).
+  void restore_trips(unsigned trips) {
+    trips_ = trips;
+    total_ = std::max(total_, trips);
+  }
 
   [[nodiscard]] BreakerState state() const { return state_; }
   [[nodiscard]] Clock::time_point open_until() const { return open_until_; }

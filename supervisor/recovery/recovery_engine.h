@@ -59,6 +59,13 @@ class RecoveryEngine {
   // Operator reset: breaker closed, backoff and intensity forgotten, quarantine, escalation and
   // degradation lifted; a restart now when the run is not alive.
   [[nodiscard]] Decision reset(std::string cause, Clock::time_point now, bool running);
+  // A restart of corrald: the phase and trip streak its store kept (quarantine and escalation
+  // outlive corrald; only an operator reset ends them).
+  void restore(RecoveryPhase phase, std::string cause, unsigned trips) {
+    phase_ = phase;
+    phase_cause_ = std::move(cause);
+    breaker_.restore_trips(trips);
+  }
   // The operator stopped the plugin: no trial or restart is pending any more.
   void operator_stopped() { waiting_ = false; }
 

@@ -1,0 +1,333 @@
+#include "supervisor/store_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/files.h"
+#include "proto/status.h"
+#include "supervisor/manifest.h"
+#include "supervisor/output_pipe.h"
+#include "supervisor/plugin_manager.h"
+#include "supervisor/store/audit_verify.h"
+#include "supervisor/store/backup.h"
+
+namespace corral::supervisor {
+
+namespace {
+
+constexpr auto kCheckpointInterval = std::chrono::seconds(10);
+constexpr uint32_t kDefaultAuditLimit = 1000;
+constexpr uint32_t kMaxAuditLimit = 100000;
+
+std::string result_name(const v1::Response& resp) {
+  if (resp.status().code() == v1::OK) return "ok";
+  std::string n = v1::StatusCode_Name(resp.status().code());
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) {
+    return c == '_' ? ' ' : static_cast<char>(std::tolower(c));
+  });
+  return n;
+}
+
+recovery::RecoveryPhase phase_of(v1::Phase p) {
+  switch (p) {
+    case v1::PHASE_QUARANTINED:
+      return recovery::RecoveryPhase::kQuarantined;
+    case v1::PHASE_ESCALATED:
+      return recovery::RecoveryPhase::kEscalated;
+    default:
+      return recovery::RecoveryPhase::kNormal;
+  }
+}
+
+}  // namespace
+
+bool is_mutating(std::string_view command) {
+  return command == "start" || command == "stop" || command == "restart" || command == "reset" ||
+         command == "run" || command == "rotate_key" || command == "backup";
+}
+
+Result<std::unique_ptr<StoreService>> StoreService::open(boost::asio::io_context& io,
+                                                         const std::string& dir,
+                                                         store::StoreOptions options) {
+  auto s = store::Store::open(dir, options);
+  if (!s) return std::unexpected(s.error().wrap("opening corrald's store in " + dir));
+  const auto& j = (*s)->journal();
+  spdlog::info(
+      "store: {} (journal at seq {}: snapshot {} + {} replayed; audit at seq {}; key {}{})",
+      (*s)->path(), j.state().seq(), j.snapshot_seq(), j.replayed(), (*s)->audit().last_seq(),
+      (*s)->keys().current().id(), (*s)->keys().created() ? ", new" : "");
+  return std::unique_ptr<StoreService>(new StoreService(io, std::move(*s)));
+}
+
+Result<uint64_t> StoreService::append(const std::string& plugin, v1::JournalBody body,
+                                      const std::string& correlation_id,
+                                      std::optional<uint64_t> expected) {
+  store::JournalEntry e;
+  e.plugin = plugin;
+  e.body = std::move(body);
+  e.correlation_id = correlation_id;
+  e.expected_generation = expected;
+  return store_->journal().append(e, unix_now_ms());
+}
+
+Result<void> StoreService::reconcile(PluginManager& plugins) {
+  const auto& state = store_->journal().state();
+  for (Plugin* p : plugins.all()) {
+    const auto& m = p->manifest();
+    auto text = read_file(m.source, 1 << 20);
+    std::string digest = store::to_hex(store::sha256(text ? *text : std::string()));
+    const auto* rec = state.find(m.name);
+    if (rec != nullptr && rec->registered() && rec->manifest_digest() == digest &&
+        rec->manifest_path() == m.source) {
+      continue;
+    }
+    v1::JournalBody b;
+    b.mutable_registered()->set_manifest_digest(digest);
+    b.mutable_registered()->set_manifest_path(m.source);
+    if (auto r = append(m.name, std::move(b), "startup", std::nullopt); !r) {
+      return std::unexpected(r.error().wrap("registering plugin \"" + m.name + "\""));
+    }
+  }
+  std::vector<std::string> gone;
+  for (const auto& [name, rec] : state.plugins()) {
+    if (rec.registered() && plugins.find(name) == nullptr) gone.push_back(name);
+  }
+  for (const auto& name : gone) {
+    v1::JournalBody b;
+    b.mutable_unregistered();
+    if (auto r = append(name, std::move(b), "startup", std::nullopt); !r) {
+      return std::unexpected(r.error().wrap("unregistering plugin \"" + name + "\""));
+    }
+    spdlog::info("store: plugin {} has no manifest any more; unregistered", name);
+  }
+  for (Plugin* p : plugins.all()) {
+    const auto* rec = state.find(p->name());
+    if (rec == nullptr) continue;
+    p->set_generation(rec->generation());
+    auto phase = phase_of(rec->phase());
+    if (phase != recovery::RecoveryPhase::kNormal || rec->breaker_trips() > 0) {
+      p->restore(phase, rec->phase_cause(), rec->breaker_trips());
+      if (phase != recovery::RecoveryPhase::kNormal) {
+        spdlog::warn("store: plugin {} stays {} ({}) until `corralctl reset {}`", p->name(),
+                     store::phase_name(rec->phase()), rec->phase_cause(), p->name());
+      }
+    }
+  }
+  return {};
+}
+
+void StoreService::start_wanted(PluginManager& plugins) {
+  const auto& state = store_->journal().state();
+  for (Plugin* p : plugins.all()) {
+    const auto* rec = state.find(p->name());
+    bool up = p->manifest().autostart;
+    if (rec != nullptr) {
+      if (rec->phase() == v1::PHASE_QUARANTINED || rec->phase() == v1::PHASE_ESCALATED) continue;
+      if (rec->wanted() == v1::WANTED_UP) up = true;
+      if (rec->wanted() == v1::WANTED_DOWN) up = false;
+    }
+    // A failed launch is logged by the plugin and retried per its restart policy.
+    if (up) (void)p->start();
+  }
+}
+
+Result<void> StoreService::check_generation(const Plugin& p, std::optional<uint64_t> expected) {
+  uint64_t gen = store_->journal().state().generation(p.name());
+  if (expected && *expected != gen) {
+    return make_error(Code::kConflict, "plugin \"" + p.name() + "\" is at generation " +
+                                           std::to_string(gen) + ", not the expected " +
+                                           std::to_string(*expected) +
+                                           " (another client changed it; read it again and retry)");
+  }
+  return {};
+}
+
+Result<uint64_t> StoreService::commit(Plugin& p, const std::string& command,
+                                      std::optional<v1::Wanted> wanted,
+                                      std::optional<uint64_t> expected_generation,
+                                      const std::string& correlation_id) {
+  const auto* rec = store_->journal().state().find(p.name());
+  v1::JournalBody b;
+  b.mutable_wanted()->set_wanted(
+      wanted.value_or(rec != nullptr ? rec->wanted() : v1::WANTED_UNSPECIFIED));
+  b.mutable_wanted()->set_command(command);
+  auto seq = append(p.name(), std::move(b), correlation_id, expected_generation);
+  if (!seq) return std::unexpected(seq.error().wrap(command + " not done"));
+  p.set_generation(store_->journal().state().generation(p.name()));
+  return seq;
+}
+
+Result<void> StoreService::audit_command(const PeerCred& peer, const PendingAudit& a,
+                                         const v1::Response& resp) {
+  store::AuditRecord r;
+  r.at_unix_ms = a.at_unix_ms;
+  r.kind = "command";
+  r.uid = peer.uid;
+  r.gid = peer.gid;
+  r.pid = peer.pid;
+  r.exe = peer.exe;
+  r.command = a.command;
+  r.plugin = a.plugin;
+  r.args_digest = a.args_digest;
+  r.result = result_name(resp);
+  r.message = resp.status().message().substr(0, 4096);
+  r.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - a.started)
+                      .count();
+  r.correlation_id = a.correlation_id;
+  auto seq =
+      store_->audit().append(std::move(r), a.mutating ? store::Sync::kFull : store::Sync::kNormal);
+  if (!seq) return std::unexpected(seq.error());
+  return {};
+}
+
+void StoreService::on_recovery_event(const recovery::RecoveryEvent& e, PluginManager& plugins) {
+  if (e.type == "signal") return;  // signals are not actions; operator ones are commands
+  store::AuditRecord r;
+  r.at_unix_ms = e.at_unix_ms;
+  r.kind = "action";
+  r.exe = "corrald";
+  r.command = e.type;
+  r.plugin = e.plugin;
+  r.result = "ok";
+  r.message = (e.what + ": " + e.cause).substr(0, 4096);
+  r.correlation_id = e.signal_id != 0 ? "signal-" + std::to_string(e.signal_id) : std::string();
+  if (auto a = store_->audit().append(std::move(r), store::Sync::kNormal); !a) {
+    spdlog::error("store: cannot audit {} {} of {}: {}", e.type, e.what, e.plugin,
+                  a.error().describe());
+  }
+  v1::JournalBody b;
+  if (e.type == "alert" && (e.what == "quarantined" || e.what == "escalated")) {
+    b.mutable_phase()->set_phase(e.what == "quarantined" ? v1::PHASE_QUARANTINED
+                                                         : v1::PHASE_ESCALATED);
+    b.mutable_phase()->set_cause(e.cause);
+  } else if (e.type == "transition" && e.what.ends_with("-> open")) {
+    Plugin* p = plugins.find(e.plugin);
+    if (p == nullptr) return;
+    b.mutable_breaker()->set_trips(p->recovery().breaker().trips());
+  } else {
+    return;
+  }
+  std::string corr = "signal-" + std::to_string(e.signal_id);
+  auto seq = append(e.plugin, std::move(b), corr, std::nullopt);
+  if (!seq) {
+    spdlog::error("store: cannot journal {} of {}: {} (it will not survive a restart)", e.what,
+                  e.plugin, seq.error().describe());
+    return;
+  }
+  if (Plugin* p = plugins.find(e.plugin)) {
+    p->set_generation(store_->journal().state().generation(e.plugin));
+  }
+}
+
+void StoreService::start_checkpoints() { arm_checkpoint(); }
+
+void StoreService::arm_checkpoint() {
+  timer_.expires_after(kCheckpointInterval);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    if (auto r = store_->audit().checkpoint(unix_now_ms()); !r) {
+      spdlog::error("store: cannot sign an audit checkpoint: {}", r.error().describe());
+    }
+    arm_checkpoint();
+  });
+}
+
+void StoreService::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  timer_.cancel();
+  if (auto r = store_->audit().checkpoint(unix_now_ms()); !r) {
+    spdlog::error("store: cannot sign the last audit checkpoint: {}", r.error().describe());
+  }
+}
+
+void StoreService::audit_query(const v1::AuditRequest& r, v1::Response& resp) {
+  if (r.limit() > kMaxAuditLimit) {
+    return proto::set_error(
+        resp, Error{Code::kInvalidArgument, 0,
+                    "audit.limit must be at most " + std::to_string(kMaxAuditLimit) + ", got " +
+                        std::to_string(r.limit())});
+  }
+  if (!r.plugin().empty() && !valid_plugin_name(r.plugin())) {
+    return proto::set_error(resp, Error{Code::kInvalidArgument, 0,
+                                        "audit.plugin: \"" + r.plugin().substr(0, 80) +
+                                            "\" is not a valid plugin name"});
+  }
+  store::AuditQuery q;
+  q.since_unix_ms = r.since_unix_ms();
+  q.plugin = r.plugin();
+  q.limit = r.limit() == 0 ? kDefaultAuditLimit : r.limit();
+  auto recs = store_->audit().query(q);
+  if (!recs) return proto::set_error(resp, recs.error().wrap("audit"));
+  auto* out = resp.mutable_audit();
+  for (const auto& x : *recs) {
+    auto* o = out->add_records();
+    o->set_seq(x.seq);
+    o->set_at_unix_ms(x.at_unix_ms);
+    o->set_kind(x.kind);
+    o->set_uid(x.uid);
+    o->set_gid(x.gid);
+    o->set_pid(x.pid);
+    o->set_exe(x.exe);
+    o->set_command(x.command);
+    o->set_plugin(x.plugin);
+    o->set_args_digest(x.args_digest);
+    o->set_result(x.result);
+    o->set_message(x.message);
+    o->set_duration_us(x.duration_us);
+    o->set_correlation_id(x.correlation_id);
+    o->set_hash(store::to_hex(x.hash));
+  }
+  out->set_last_seq(store_->audit().last_seq());
+  out->set_signed_seq(store_->audit().signed_seq());
+  proto::set_ok(resp);
+}
+
+void StoreService::audit_verify(v1::Response& resp) {
+  // The trusted keys are the key directory's, re-read now (not the store's copy of them).
+  auto ring = store::KeyRing::open_public(store_->keys().dir());
+  if (!ring) return proto::set_error(resp, ring.error().wrap("audit verify"));
+  auto rep = store::verify_audit(store_->db(), ring->public_keys());
+  if (!rep) return proto::set_error(resp, rep.error().wrap("audit verify"));
+  auto* out = resp.mutable_audit_verify();
+  out->set_ok(rep->ok());
+  out->set_records(rep->records);
+  out->set_checkpoints(rep->checkpoints);
+  out->set_last_seq(rep->last_seq);
+  out->set_signed_through(rep->signed_through);
+  for (const auto& p : rep->problems) {
+    auto* o = out->add_problems();
+    o->set_seq(p.seq);
+    o->set_kind(p.kind);
+    o->set_detail(p.detail);
+  }
+  for (const auto& [id, pub] : ring->public_keys()) out->add_trusted_keys(id);
+  out->set_store(store_->path());
+  proto::set_ok(resp);
+}
+
+void StoreService::rotate_key(v1::Response& resp) {
+  std::string old = store_->keys().current().id();
+  auto id = store_->audit().rotate_key(unix_now_ms());
+  if (!id) return proto::set_error(resp, id.error().wrap("rotate-key"));
+  spdlog::warn("store: signing key rotated: {} -> {}", old, *id);
+  resp.mutable_rotate_key()->set_old_key_id(old);
+  resp.mutable_rotate_key()->set_new_key_id(*id);
+  proto::set_ok(resp);
+}
+
+void StoreService::backup(const v1::BackupRequest& r, v1::Response& resp) {
+  auto info = store::backup_store(store_->db(), r.path());
+  if (!info) return proto::set_error(resp, info.error());
+  auto* out = resp.mutable_backup();
+  out->set_path(info->path);
+  out->set_bytes(info->bytes);
+  out->set_audit_records(info->audit_records);
+  out->set_journal_entries(info->journal_entries);
+  proto::set_ok(resp);
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,84 @@
+// StoreService: corrald's use of its durable store. At start it registers the loaded manifests
+// in the journal, replays the desired state onto the plugins (generations, quarantine and
+// escalation, who is wanted up), and afterwards commits every mutating command before the Router
+// applies it, audits every command before its answer, journals recovery's quarantines,
+// escalations and breaker trips and audits its actions, and signs audit checkpoints on a timer
+// and at shutdown.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "corral/v1/control.pb.h"
+#include "supervisor/recovery/event_log.h"
+#include "supervisor/session.h"
+#include "supervisor/store/store.h"
+
+namespace corral::supervisor {
+
+class Plugin;
+class PluginManager;
+
+class StoreService {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<StoreService>> open(boost::asio::io_context& io,
+                                                                  const std::string& dir,
+                                                                  store::StoreOptions options = {});
+
+  // Journals new, changed and vanished manifests, then restores each plugin's generation and
+  // recovery phase from the desired state.
+  [[nodiscard]] Result<void> reconcile(PluginManager& plugins);
+  // Starts every plugin the desired state wants up (or, if nothing was said, whose manifest says
+  // autostart), unless it is quarantined or escalated.
+  void start_wanted(PluginManager& plugins);
+
+  // Commits an operator's command about p before it is applied: `wanted` is what it asks for
+  // (nullopt: unchanged, e.g. reset). CONFLICT on a stale expected generation; any failure means
+  // nothing may change.
+  [[nodiscard]] Result<uint64_t> commit(Plugin& p, const std::string& command,
+                                        std::optional<v1::Wanted> wanted,
+                                        std::optional<uint64_t> expected_generation,
+                                        const std::string& correlation_id);
+  // Checks an expected generation without committing (a command that changes nothing).
+  [[nodiscard]] Result<void> check_generation(const Plugin& p, std::optional<uint64_t> expected);
+
+  // The audit record of a command's answer (before the answer is sent).
+  [[nodiscard]] Result<void> audit_command(const PeerCred& peer, const PendingAudit& a,
+                                           const v1::Response& resp);
+  // A recovery event: audited when it is an action; journaled when recovery state that must
+  // outlive corrald changed.
+  void on_recovery_event(const recovery::RecoveryEvent& e, PluginManager& plugins);
+
+  void start_checkpoints();
+  // Signs the last checkpoint; the timer stops.
+  void stop();
+
+  void audit_query(const v1::AuditRequest& r, v1::Response& resp);
+  void audit_verify(v1::Response& resp);
+  void rotate_key(v1::Response& resp);
+  void backup(const v1::BackupRequest& r, v1::Response& resp);
+
+  [[nodiscard]] store::Store& store() { return *store_; }
+
+ private:
+  StoreService(boost::asio::io_context& io, std::unique_ptr<store::Store> s)
+      : io_(io), store_(std::move(s)), timer_(io) {}
+  [[nodiscard]] Result<uint64_t> append(const std::string& plugin, v1::JournalBody body,
+                                        const std::string& correlation_id,
+                                        std::optional<uint64_t> expected);
+  void arm_checkpoint();
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<store::Store> store_;
+  boost::asio::steady_timer timer_;
+  bool stopped_ = false;
+};
+
+// Commands that change desired state (journaled before they are applied).
+[[nodiscard]] bool is_mutating(std::string_view command);
+
+}  // namespace corral::supervisor
