@@ -41,14 +41,28 @@ std::optional<v1::Response> Router::audit(const Session& s, const PendingAudit& 
                                           const v1::Response& resp) {
   if (store_ == nullptr) return std::nullopt;
   auto r = store_->audit_command(s.peer(), a, resp);
-  if (r) return std::nullopt;
+  if (r &&
+      (*r == StoreService::Audited::kWritten || !a.mutating || resp.status().code() != v1::OK)) {
+    return std::nullopt;
+  }
+  if (r) {
+    // A mutating command applied while the trail could not be written (the disk filled between
+    // its journal commit and its record): the record waits in the backlog, and the answer says so.
+    r = std::unexpected(Error{Code::kResourceExhausted, 0,
+                              "the store stopped taking writes; the record waits in memory"});
+  }
   spdlog::error("audit: cannot record {} by uid {} (pid {}): {}", a.command, s.peer().uid,
                 s.peer().pid, r.error().describe());
   v1::Response out;
   out.set_id(resp.id());
   out.set_correlation_id(resp.correlation_id());
   std::string why = r.error().describe();
-  if (a.mutating && resp.status().code() == v1::OK) {
+  if (resp.status().code() != v1::OK) {
+    // Already a refusal: its own reason stays first.
+    out = resp;
+    out.mutable_status()->set_message(resp.status().message() +
+                                      " (and its audit record could not be written: " + why + ")");
+  } else if (a.mutating) {
     proto::set_error(out, Error{Code::kInternal, r.error().errnum,
                                 a.command +
                                     " was applied (it is in the journal), but its audit "

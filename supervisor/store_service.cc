@@ -20,6 +20,13 @@ namespace {
 constexpr auto kCheckpointInterval = std::chrono::seconds(10);
 constexpr uint32_t kDefaultAuditLimit = 1000;
 constexpr uint32_t kMaxAuditLimit = 100000;
+constexpr size_t kMaxBacklog = 100000;
+
+// The store cannot take a write now, but may later (space freed, remounted read-write).
+bool unwritable(const Error& e) {
+  return e.code == Code::kResourceExhausted || e.code == Code::kPermissionDenied ||
+         e.code == Code::kUnavailable;
+}
 
 std::string result_name(const v1::Response& resp) {
   if (resp.status().code() == v1::OK) return "ok";
@@ -159,8 +166,48 @@ Result<uint64_t> StoreService::commit(Plugin& p, const std::string& command,
   return seq;
 }
 
-Result<void> StoreService::audit_command(const PeerCred& peer, const PendingAudit& a,
-                                         const v1::Response& resp) {
+void StoreService::flush_backlog() {
+  while (!backlog_.empty()) {
+    auto& [rec, sync] = backlog_.front();
+    if (auto r = store_->audit().append(rec, sync); !r) return;
+    backlog_.pop_front();
+  }
+  if (backlog_dropped_ > 0) {
+    store::AuditRecord lost;
+    lost.at_unix_ms = unix_now_ms();
+    lost.kind = "action";
+    lost.exe = "corrald";
+    lost.command = "audit-backlog-overflow";
+    lost.result = "lost";
+    lost.message = std::to_string(backlog_dropped_) +
+                   " audit record(s) were dropped while the store could not be written";
+    if (store_->audit().append(lost, store::Sync::kFull)) backlog_dropped_ = 0;
+  } else {
+    spdlog::info("store: the audit backlog is written; the store takes writes again");
+  }
+}
+
+Result<StoreService::Audited> StoreService::write_audit(store::AuditRecord r, store::Sync sync) {
+  if (!backlog_.empty()) flush_backlog();
+  if (backlog_.empty()) {
+    auto seq = store_->audit().append(r, sync);
+    if (seq) return Audited::kWritten;
+    if (!unwritable(seq.error())) return std::unexpected(seq.error());
+    spdlog::error("store: cannot write the audit trail ({}); records wait in memory until it can",
+                  seq.error().describe());
+  }
+  if (backlog_.size() >= kMaxBacklog) {
+    ++backlog_dropped_;
+    return make_error(Code::kResourceExhausted,
+                      "the audit trail cannot be written and its backlog is full");
+  }
+  backlog_.emplace_back(std::move(r), sync);
+  return Audited::kQueued;
+}
+
+Result<StoreService::Audited> StoreService::audit_command(const PeerCred& peer,
+                                                          const PendingAudit& a,
+                                                          const v1::Response& resp) {
   store::AuditRecord r;
   r.at_unix_ms = a.at_unix_ms;
   r.kind = "command";
@@ -177,10 +224,7 @@ Result<void> StoreService::audit_command(const PeerCred& peer, const PendingAudi
                       std::chrono::steady_clock::now() - a.started)
                       .count();
   r.correlation_id = a.correlation_id;
-  auto seq =
-      store_->audit().append(std::move(r), a.mutating ? store::Sync::kFull : store::Sync::kNormal);
-  if (!seq) return std::unexpected(seq.error());
-  return {};
+  return write_audit(std::move(r), a.mutating ? store::Sync::kFull : store::Sync::kNormal);
 }
 
 void StoreService::on_recovery_event(const recovery::RecoveryEvent& e, PluginManager& plugins) {
@@ -194,7 +238,7 @@ void StoreService::on_recovery_event(const recovery::RecoveryEvent& e, PluginMan
   r.result = "ok";
   r.message = (e.what + ": " + e.cause).substr(0, 4096);
   r.correlation_id = e.signal_id != 0 ? "signal-" + std::to_string(e.signal_id) : std::string();
-  if (auto a = store_->audit().append(std::move(r), store::Sync::kNormal); !a) {
+  if (auto a = write_audit(std::move(r), store::Sync::kNormal); !a) {
     spdlog::error("store: cannot audit {} {} of {}: {}", e.type, e.what, e.plugin,
                   a.error().describe());
   }
@@ -228,6 +272,7 @@ void StoreService::arm_checkpoint() {
   timer_.expires_after(kCheckpointInterval);
   timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped_) return;
+    if (!backlog_.empty()) flush_backlog();
     if (auto r = store_->audit().checkpoint(unix_now_ms()); !r) {
       spdlog::error("store: cannot sign an audit checkpoint: {}", r.error().describe());
     }
@@ -239,6 +284,10 @@ void StoreService::stop() {
   if (stopped_) return;
   stopped_ = true;
   timer_.cancel();
+  if (!backlog_.empty()) flush_backlog();
+  if (!backlog_.empty()) {
+    spdlog::error("store: {} audit record(s) could not be written before exit", backlog_.size());
+  }
   if (auto r = store_->audit().checkpoint(unix_now_ms()); !r) {
     spdlog::error("store: cannot sign the last audit checkpoint: {}", r.error().describe());
   }

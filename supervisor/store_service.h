@@ -6,6 +6,7 @@
 // and at shutdown.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,9 +47,13 @@ class StoreService {
   // Checks an expected generation without committing (a command that changes nothing).
   [[nodiscard]] Result<void> check_generation(const Plugin& p, std::optional<uint64_t> expected);
 
-  // The audit record of a command's answer (before the answer is sent).
-  [[nodiscard]] Result<void> audit_command(const PeerCred& peer, const PendingAudit& a,
-                                           const v1::Response& resp);
+  // The audit record of a command's answer (before the answer is sent). While the store cannot
+  // be written (full disk, read-only), records wait in a bounded backlog, in order, and go in
+  // first once it can: kQueued. An error: not even queued (the backlog is full).
+  enum class Audited { kWritten, kQueued };
+  [[nodiscard]] Result<Audited> audit_command(const PeerCred& peer, const PendingAudit& a,
+                                              const v1::Response& resp);
+  [[nodiscard]] size_t audit_backlog() const { return backlog_.size(); }
   // A recovery event: audited when it is an action; journaled when recovery state that must
   // outlive corrald changed.
   void on_recovery_event(const recovery::RecoveryEvent& e, PluginManager& plugins);
@@ -71,11 +76,16 @@ class StoreService {
                                         const std::string& correlation_id,
                                         std::optional<uint64_t> expected);
   void arm_checkpoint();
+  // Writes records: the backlog first. Queues what cannot be written now (unless full).
+  [[nodiscard]] Result<Audited> write_audit(store::AuditRecord r, store::Sync sync);
+  void flush_backlog();
 
   boost::asio::io_context& io_;
   std::unique_ptr<store::Store> store_;
   boost::asio::steady_timer timer_;
   bool stopped_ = false;
+  std::deque<std::pair<store::AuditRecord, store::Sync>> backlog_;
+  uint64_t backlog_dropped_ = 0;
 };
 
 // Commands that change desired state (journaled before they are applied).

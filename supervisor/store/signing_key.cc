@@ -213,7 +213,11 @@ Result<void> KeyRing::adopt(SigningKey key) {
 
 Result<KeyRing> KeyRing::open(const std::string& dir) {
   if (auto r = make_dirs(dir, 0700); !r) return std::unexpected(r.error());
-  if (::chmod(dir.c_str(), 0700) != 0) return sys_error("cannot chmod " + dir);
+  struct stat dst {};
+  if (::stat(dir.c_str(), &dst) != 0) return sys_error("cannot stat " + dir);
+  if ((dst.st_mode & 0777) != 0700 && ::chmod(dir.c_str(), 0700) != 0) {
+    return sys_error("cannot chmod " + dir);
+  }
   auto ring = open_public(dir);
   if (!ring) return ring;
   auto cur = read_file(dir + "/current", 4096);

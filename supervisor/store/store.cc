@@ -1,6 +1,7 @@
 #include "supervisor/store/store.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/files.h"
 
@@ -62,6 +63,10 @@ Result<void> ensure_schema(Db& db) {
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions options) {
   if (auto r = make_dirs(dir, 0700); !r) return std::unexpected(r.error());
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return sys_error("the store " + store_db_path(dir) +
+                     " cannot be written (corrald journals every command before it acts)");
+  }
   auto s = std::unique_ptr<Store>(new Store());
   auto keys = KeyRing::open(dir + "/keys");
   if (!keys) return std::unexpected(keys.error().wrap("the store's signing keys"));
