@@ -121,11 +121,12 @@ Result<uint64_t> AuditLog::append(AuditRecord r, Sync sync) {
   r.hash = audit_hash(r);
   auto txn = Txn::begin(*db_, sync);
   if (!txn) return std::unexpected(txn.error().wrap("audit"));
-  auto ins = db_->prepare(std::string("INSERT INTO audit(") + kColumns +
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                          "?15, ?16)");
+  auto ins = db_->cached(std::string("INSERT INTO audit(") + kColumns +
+                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                         "?15, ?16)");
   if (!ins) return std::unexpected(ins.error());
-  ins->bind(1, static_cast<int64_t>(r.seq))
+  (*ins)
+      ->bind(1, static_cast<int64_t>(r.seq))
       .bind(2, r.at_unix_ms)
       .bind(3, r.kind)
       .bind(4, r.uid)
@@ -141,7 +142,7 @@ Result<uint64_t> AuditLog::append(AuditRecord r, Sync sync) {
       .bind(14, r.correlation_id)
       .bind_blob(15, r.prev_hash)
       .bind_blob(16, r.hash);
-  if (auto x = ins->run(); !x) return std::unexpected(x.error().wrap("audit"));
+  if (auto x = (*ins)->run(); !x) return std::unexpected(x.error().wrap("audit"));
   uint64_t prev_seq = last_seq_;
   std::string prev_hash = last_hash_;
   last_seq_ = r.seq;

@@ -125,15 +125,18 @@ bool Stmt::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQ
 
 Db& Db::operator=(Db&& o) noexcept {
   if (this != &o) {
+    cache_.clear();
     if (db_ != nullptr) sqlite3_close_v2(db_);
     db_ = std::exchange(o.db_, nullptr);
     path_ = std::move(o.path_);
     sync_ = o.sync_;
+    cache_ = std::move(o.cache_);
   }
   return *this;
 }
 
 Db::~Db() {
+  cache_.clear();  // statements before the connection
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -185,6 +188,18 @@ Result<Stmt> Db::prepare(std::string_view sql) {
   if (rc != SQLITE_OK)
     return std::unexpected(error(rc, "preparing \"" + std::string(sql.substr(0, 60)) + "\""));
   return Stmt(db_, s);
+}
+
+Result<Stmt*> Db::cached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    it->second->reset();
+    return it->second.get();
+  }
+  auto s = prepare(sql);
+  if (!s) return std::unexpected(s.error());
+  auto [pos, inserted] = cache_.emplace(sql, std::make_unique<Stmt>(std::move(*s)));
+  return pos->second.get();
 }
 
 Result<void> Db::set_sync(Sync s) {

@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,12 +59,18 @@ class Db {
   // timeout, so a concurrent reader (sqlite3, a backup) delays a write instead of failing it.
   [[nodiscard]] static Result<Db> open(const std::string& path, bool create);
   Db() = default;
-  Db(Db&& o) noexcept : db_(o.db_), path_(std::move(o.path_)) { o.db_ = nullptr; }
+  Db(Db&& o) noexcept
+      : db_(o.db_), path_(std::move(o.path_)), sync_(o.sync_), cache_(std::move(o.cache_)) {
+    o.db_ = nullptr;
+  }
   Db& operator=(Db&& o) noexcept;
   ~Db();
 
   [[nodiscard]] Result<void> exec(const std::string& sql);
   [[nodiscard]] Result<Stmt> prepare(std::string_view sql);
+  // A statement prepared once and kept (hot paths: one insert per command), reset for reuse.
+  // Valid until the Db goes.
+  [[nodiscard]] Result<Stmt*> cached(const std::string& sql);
   [[nodiscard]] Result<void> set_sync(Sync s);
   [[nodiscard]] sqlite3* raw() const { return db_; }
   [[nodiscard]] const std::string& path() const { return path_; }
@@ -73,6 +81,7 @@ class Db {
   sqlite3* db_ = nullptr;
   std::string path_;
   std::optional<Sync> sync_;
+  std::map<std::string, std::unique_ptr<Stmt>> cache_;
 };
 
 // BEGIN IMMEDIATE (the write lock now, so a commit cannot fail for a concurrent writer) ... COMMIT
