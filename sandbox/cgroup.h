@@ -68,9 +68,19 @@ class Cgroup {
   [[nodiscard]] virtual std::string dir(std::string_view controller) const = 0;
 };
 
+// A cgroup found under a backend's parent when it was claimed: a sandbox of a corrald that died.
+struct StaleCgroup {
+  std::string name;
+  size_t processes = 0;  // killed
+};
+
 class CgroupBackend {
  public:
   virtual ~CgroupBackend() = default;
+  // Makes the parent this corrald's alone (an exclusive lock, held until the backend goes;
+  // kAlreadyExists if another corrald holds it) and reaps what a previous one left under it:
+  // every cgroup there is killed and removed. Call once, before any plugin starts.
+  [[nodiscard]] virtual Result<std::vector<StaleCgroup>> claim() = 0;
   [[nodiscard]] virtual std::string_view kind() const = 0;
   // Only what a child must be cloned into (the cgroup2 node; nothing on a pure v1 host), so that
   // a launcher can finish() the rest while the child sets itself up. Limits are checked here.

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "sandbox/cgroup.h"
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -23,6 +26,11 @@ struct V2Node {
   [[nodiscard]] Result<void> freeze(bool frozen) const;
   [[nodiscard]] Result<void> remove();
 };
+
+// Locks lock_dir (flock, kept in `lock`) and kills and removes every cgroup under the bases.
+[[nodiscard]] Result<std::vector<StaleCgroup>> claim_parents(
+    const std::string& lock_dir, const std::vector<std::string>& v2_bases,
+    const std::vector<std::string>& v1_bases, UniqueFd& lock);
 
 [[nodiscard]] Result<void> wait_for_line(const std::string& file, std::string_view want,
                                          std::chrono::milliseconds wait);

@@ -258,6 +258,19 @@ class V1Backend final : public CgroupBackend {
     if (auto r = make_dirs(base); !r) return std::unexpected(r.error());
     return base;
   }
+  Result<std::vector<StaleCgroup>> claim() override {
+    std::vector<std::string> v2, v1;
+    if (!layout_.unified.empty()) v2.push_back(layout_.unified + "/" + parent_);
+    for (const char* ctrl : kControllers) {
+      auto it = layout_.v1.find(ctrl);
+      if (it == layout_.v1.end()) continue;
+      std::string base = it->second + "/" + parent_;
+      if (std::find(v1.begin(), v1.end(), base) == v1.end()) v1.push_back(base);
+    }
+    // Locked: the cgroup2 node if there is one, else the first v1 hierarchy's.
+    std::string lock_dir = v2.empty() ? v1.front() : v2.front();
+    return internal::claim_parents(lock_dir, v2, v1, lock_);
+  }
   Result<void> remove_parent() override {
     for (const char* ctrl : kControllers) {
       auto it = layout_.v1.find(ctrl);
@@ -286,6 +299,7 @@ class V1Backend final : public CgroupBackend {
 
   CgroupLayout layout_;
   std::string parent_;
+  UniqueFd lock_;
 };
 
 }  // namespace

@@ -207,6 +207,9 @@ class V2Backend final : public CgroupBackend {
     if (auto r = make_dirs(parent_); !r) return std::unexpected(r.error());
     return parent_;
   }
+  Result<std::vector<StaleCgroup>> claim() override {
+    return internal::claim_parents(parent_, {parent_}, {}, lock_);
+  }
   Result<void> remove_parent() override {
     if (::rmdir(parent_.c_str()) != 0 && errno != ENOENT) {
       return sys_error("cannot remove " + parent_);
@@ -248,6 +251,7 @@ class V2Backend final : public CgroupBackend {
   }
 
   std::string parent_;
+  UniqueFd lock_;
 };
 
 }  // namespace

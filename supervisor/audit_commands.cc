@@ -75,6 +75,11 @@ std::optional<v1::Response> Router::audit(const Session& s, const PendingAudit& 
   return out;
 }
 
+void Router::when_durable(std::function<void(const Result<void>&)> f) {
+  if (store_ == nullptr) return f({});
+  store_->when_durable(std::move(f));
+}
+
 bool Router::commit(Plugin& p, const std::string& command, bool acts,
                     std::optional<v1::Wanted> wanted, std::optional<uint64_t> expected,
                     v1::Response& resp) {

@@ -62,9 +62,9 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     }
   }
   if (const toml::table* ctl = r.table(*doc, "control")) {
-    r.reject_unknown(
-        *ctl, "control",
-        {"socket", "socket_mode", "socket_group", "max_frame_bytes", "max_connections"});
+    r.reject_unknown(*ctl, "control",
+                     {"socket", "socket_mode", "socket_group", "max_frame_bytes", "max_connections",
+                      "max_runs_per_uid", "run_retention_ms"});
     if (auto v = r.string(*ctl, "control", "socket")) c.socket = *v;
     if (auto v = r.string(*ctl, "control", "socket_mode")) {
       char* end = nullptr;
@@ -88,6 +88,12 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     }
     if (auto v = r.integer(*ctl, "control", "max_connections", 1, 65536)) {
       c.max_connections = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*ctl, "control", "max_runs_per_uid", 1, 4096)) {
+      c.max_runs_per_uid = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*ctl, "control", "run_retention_ms", 0, 7 * 86400000ll)) {
+      c.run_retention_ms = static_cast<uint32_t>(*v);
     }
   }
   if (const toml::table* sb = r.table(*doc, "sandbox")) {

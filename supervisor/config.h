@@ -25,6 +25,10 @@ struct DaemonConfig {
   std::string socket_group;  // empty: leave the socket's group alone
   uint32_t max_frame_bytes = 1u << 20;
   uint32_t max_connections = 256;
+  // One-shot runs (`corralctl run`): at most this many live at once per client uid, and a
+  // finished one stays visible (status, logs) this long before it is garbage-collected.
+  uint32_t max_runs_per_uid = 16;
+  uint32_t run_retention_ms = 600000;
 
   bool cgroups = true;  // [cgroup] mode: "auto" (true) or "none"
   std::string cgroup_parent =

@@ -82,6 +82,18 @@ Result<void> Daemon::init() {
   spdlog::info("cgroup: {}", cgroups_ ? std::string(cgroups_->kind()) + ", plugins under \"" +
                                             config_.cgroup_parent + "\""
                                       : std::string("not used"));
+  if (cgroups_) {
+    // Sandboxes a corrald left when it died (SIGKILL, a crash) are reaped before any plugin
+    // starts: nothing of theirs outlives them, and their names are free again.
+    auto stale = cgroups_->claim();
+    if (!stale) return std::unexpected(stale.error().wrap("claiming the cgroup parent"));
+    for (const auto& s : *stale) {
+      std::string what = "reaped the sandbox cgroup \"" + s.name + "\" a previous corrald left (" +
+                         std::to_string(s.processes) + " process(es) killed)";
+      spdlog::warn("cgroup: {}", what);
+      store_->record_action(s.name, "reap", what);
+    }
+  }
   ids_ = std::make_unique<IdAllocator>(config_.id_base, config_.id_count, config_.id_slots);
   if (config_.telemetry != DaemonConfig::TelemetryMode::kOff) {
     std::string v2_parent;
@@ -135,6 +147,8 @@ Result<void> Daemon::init() {
   router_->set_telemetry(telemetry_.get());
   router_->set_recovery_log(events_.get());
   router_->set_store(store_.get());
+  router_->set_run_limits(config_.max_runs_per_uid,
+                          std::chrono::milliseconds(config_.run_retention_ms));
   auto server = ControlServer::create(io_, config_, *router_);
   if (!server) return std::unexpected(server.error());
   server_ = std::move(*server);

@@ -7,6 +7,7 @@
 #include "sandbox/host_probe.h"
 #include "supervisor/manifest.h"
 #include "supervisor/plugin_manager.h"
+#include "supervisor/store_service.h"
 #include "supervisor/telemetry_service.h"
 
 #ifndef CORRAL_VERSION
@@ -196,6 +197,7 @@ void Router::doctor(v1::Response& resp) {
     check->set_without(c.without);
   }
   for (const auto& [k, v] : features_) (*out->mutable_active())[k] = v;
+  if (store_ != nullptr) store_->fill_doctor(*out);
   if (telemetry_ != nullptr) {
     telemetry_->fill_doctor(*out);
   } else {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "corral/v1/control.pb.h"
 #include "corral/v1/store.pb.h"
@@ -47,6 +49,11 @@ class Router {
   void set_telemetry(const TelemetryService* t) { telemetry_ = t; }
   // Events (`corralctl events`) come from here; null: none are recorded.
   void set_recovery_log(recovery::RecoveryLog* log) { events_ = log; }
+  // One-shot runs: live ones per client uid, and how long a finished one is kept.
+  void set_run_limits(uint32_t per_uid, std::chrono::milliseconds retention) {
+    max_runs_per_uid_ = per_uid;
+    run_retention_ = retention;
+  }
   // The journal and audit trail; null: nothing is journaled or audited (unit tests).
   void set_store(StoreService* s) { store_ = s; }
   // The audit record of a request's first answer, written before it is sent (Session::send).
@@ -54,6 +61,9 @@ class Router {
   // it cannot record.
   [[nodiscard]] std::optional<v1::Response> audit(const Session& s, const PendingAudit& a,
                                                   const v1::Response& resp);
+  // Whether mutating answers wait for the group commit, and the wait (f at once without a store).
+  [[nodiscard]] bool durable_acks() const { return store_ != nullptr; }
+  void when_durable(std::function<void(const Result<void>&)> f);
 
  private:
   void hello(Session& s, const v1::Request& req, v1::Response& resp);
@@ -83,6 +93,11 @@ class Router {
   boost::asio::io_context& io_;
   PluginManager& plugins_;
   uint64_t runs_ = 0;  // one-shot runs so far, for their default names
+  uint32_t max_runs_per_uid_ = 16;
+  std::chrono::milliseconds run_retention_{600000};
+  std::map<uid_t, uint32_t> live_runs_;  // one-shot runs not yet ended, per client uid
+  // Finished runs kept for inspection until their retention ends (name -> its timer).
+  std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> finished_runs_;
   uint32_t max_frame_bytes_;
   std::map<std::string, std::string> features_;
   std::vector<CommandInfo> commands_;

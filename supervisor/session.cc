@@ -75,10 +75,37 @@ void Session::send(const v1::Response& resp) {
     if (it->request_id != resp.id()) continue;
     PendingAudit a = std::move(*it);
     audits_.erase(it);
-    if (auto replaced = router_.audit(*this, a, resp)) return queue(*replaced);
-    return queue(resp);
+    auto replaced = router_.audit(*this, a, resp);
+    const v1::Response& out = replaced ? *replaced : resp;
+    if (a.mutating && router_.durable_acks()) {
+      held_.emplace_back(out, true);
+      router_.when_durable([weak = weak_from_this()](const Result<void>& synced) {
+        if (auto self = weak.lock()) self->release_held(synced);
+      });
+      return;
+    }
+    if (!held_.empty()) {
+      held_.emplace_back(out, false);
+      return;
+    }
+    return queue(out);
+  }
+  if (!held_.empty()) {
+    held_.emplace_back(resp, false);
+    return;
   }
   queue(resp);
+}
+
+void Session::release_held(const Result<void>& synced) {
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& [resp, durable] : held) {
+    if (durable && !synced && resp.status().code() == v1::OK) {
+      proto::set_error(resp, synced.error().wrap("applied, but not known to be on disk"));
+    }
+    queue(resp);
+  }
 }
 
 void Session::queue(const v1::Response& resp) {

@@ -71,6 +71,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void read();
   void handle_frames();
   void queue(const v1::Response& resp);
+  // The group commit is done: held answers go out in order (a failed sync fails the mutating
+  // ones that waited for it).
+  void release_held(const Result<void>& synced);
   void write();
 
   boost::asio::local::stream_protocol::socket socket_;
@@ -87,6 +90,9 @@ class Session : public std::enable_shared_from_this<Session> {
   uint32_t version_ = 0;
   std::vector<std::function<void()>> on_close_;
   std::vector<PendingAudit> audits_;  // requests not answered yet, oldest first
+  // Answers waiting for the group commit (a mutating command's), and any answer after one (so
+  // that a connection's answers keep their order): (response, waits for durability).
+  std::deque<std::pair<v1::Response, bool>> held_;
 };
 
 }  // namespace corral::supervisor

@@ -70,13 +70,13 @@ Result<std::unique_ptr<StoreService>> StoreService::open(boost::asio::io_context
 
 Result<uint64_t> StoreService::append(const std::string& plugin, v1::JournalBody body,
                                       const std::string& correlation_id,
-                                      std::optional<uint64_t> expected) {
+                                      std::optional<uint64_t> expected, store::Sync sync) {
   store::JournalEntry e;
   e.plugin = plugin;
   e.body = std::move(body);
   e.correlation_id = correlation_id;
   e.expected_generation = expected;
-  return store_->journal().append(e, unix_now_ms());
+  return store_->journal().append(e, unix_now_ms(), sync);
 }
 
 Result<void> StoreService::reconcile(PluginManager& plugins) {
@@ -160,7 +160,8 @@ Result<uint64_t> StoreService::commit(Plugin& p, const std::string& command,
   b.mutable_wanted()->set_wanted(
       wanted.value_or(rec != nullptr ? rec->wanted() : v1::WANTED_UNSPECIFIED));
   b.mutable_wanted()->set_command(command);
-  auto seq = append(p.name(), std::move(b), correlation_id, expected_generation);
+  auto seq =
+      append(p.name(), std::move(b), correlation_id, expected_generation, store::Sync::kNormal);
   if (!seq) return std::unexpected(seq.error().wrap(command + " not done"));
   p.set_generation(store_->journal().state().generation(p.name()));
   return seq;
@@ -224,7 +225,9 @@ Result<StoreService::Audited> StoreService::audit_command(const PeerCred& peer,
                       std::chrono::steady_clock::now() - a.started)
                       .count();
   r.correlation_id = a.correlation_id;
-  return write_audit(std::move(r), a.mutating ? store::Sync::kFull : store::Sync::kNormal);
+  // A mutating command's record is made durable with its journal entry by the group commit
+  // before the answer goes out (when_durable).
+  return write_audit(std::move(r), store::Sync::kNormal);
 }
 
 void StoreService::on_recovery_event(const recovery::RecoveryEvent& e, PluginManager& plugins) {
@@ -266,7 +269,42 @@ void StoreService::on_recovery_event(const recovery::RecoveryEvent& e, PluginMan
   }
 }
 
+void StoreService::record_action(const std::string& plugin, const std::string& action,
+                                 const std::string& message) {
+  store::AuditRecord r;
+  r.at_unix_ms = unix_now_ms();
+  r.kind = "action";
+  r.exe = "corrald";
+  r.command = action;
+  r.plugin = plugin;
+  r.result = "ok";
+  r.message = message.substr(0, 4096);
+  if (auto a = write_audit(std::move(r), store::Sync::kFull); !a) {
+    spdlog::error("store: cannot audit {} of {}: {}", action, plugin, a.error().describe());
+  }
+}
+
 void StoreService::start_checkpoints() { arm_checkpoint(); }
+
+void StoreService::when_durable(Durable f) {
+  durable_waiters_.push_back(std::move(f));
+  if (sync_posted_) return;
+  sync_posted_ = true;
+  // After the handlers already queued: every command ready in this turn joins the same fsync.
+  boost::asio::post(io_, [this] { run_sync(); });
+}
+
+void StoreService::run_sync() {
+  sync_posted_ = false;
+  auto waiters = std::move(durable_waiters_);
+  durable_waiters_.clear();
+  if (waiters.empty()) return;
+  auto r = store_->db().sync_wal();
+  if (!r) spdlog::error("store: {}", r.error().describe());
+  ++syncs_;
+  synced_acks_ += waiters.size();
+  for (auto& f : waiters) f(r);
+}
 
 void StoreService::arm_checkpoint() {
   timer_.expires_after(kCheckpointInterval);
@@ -283,6 +321,7 @@ void StoreService::arm_checkpoint() {
 void StoreService::stop() {
   if (stopped_) return;
   stopped_ = true;
+  run_sync();
   timer_.cancel();
   if (!backlog_.empty()) flush_backlog();
   if (!backlog_.empty()) {
@@ -291,6 +330,24 @@ void StoreService::stop() {
   if (auto r = store_->audit().checkpoint(unix_now_ms()); !r) {
     spdlog::error("store: cannot sign the last audit checkpoint: {}", r.error().describe());
   }
+}
+
+void StoreService::fill_doctor(v1::DoctorResponse& out) const {
+  auto& active = *out.mutable_active();
+  const auto& j = store_->journal();
+  active["store"] = store_->path() + " (SQLite WAL; journal synchronous=FULL)";
+  active["store.journal"] = "seq " + std::to_string(j.state().seq()) + ", " +
+                            std::to_string(j.state().plugins().size()) + " plugin record(s)";
+  active["store.audit"] = "seq " + std::to_string(store_->audit().last_seq()) +
+                          ", signed through " + std::to_string(store_->audit().signed_seq()) +
+                          (backlog_.empty() ? std::string()
+                                            : ", " + std::to_string(backlog_.size()) +
+                                                  " record(s) waiting: the store is not writable");
+  active["store.group_commit"] = std::to_string(synced_acks_) + " durable answer(s) in " +
+                                 std::to_string(syncs_) + " fsync(s)";
+  active["store.key"] = "Ed25519 " + store_->keys().current().id() + " (" +
+                        std::to_string(store_->keys().public_keys().size()) +
+                        " public key(s) kept)";
 }
 
 void StoreService::audit_query(const v1::AuditRequest& r, v1::Response& resp) {

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -44,6 +46,12 @@ class StoreService {
                                         std::optional<v1::Wanted> wanted,
                                         std::optional<uint64_t> expected_generation,
                                         const std::string& correlation_id);
+  // Group commit: f runs once everything committed so far is fsync'd (one fsync of the WAL for
+  // every command answered in the same event-loop turn), with the sync's result. Mutating
+  // commands are committed with synchronous=NORMAL (in the page cache, safe from a corrald
+  // crash) and acknowledged only from here.
+  using Durable = std::function<void(const Result<void>&)>;
+  void when_durable(Durable f);
   // Checks an expected generation without committing (a command that changes nothing).
   [[nodiscard]] Result<void> check_generation(const Plugin& p, std::optional<uint64_t> expected);
 
@@ -58,10 +66,16 @@ class StoreService {
   // outlive corrald changed.
   void on_recovery_event(const recovery::RecoveryEvent& e, PluginManager& plugins);
 
+  // One of corrald's own actions outside recovery (reaping a stale sandbox at start).
+  void record_action(const std::string& plugin, const std::string& action,
+                     const std::string& message);
+
   void start_checkpoints();
   // Signs the last checkpoint; the timer stops.
   void stop();
 
+  // doctor's "store" lines: the database, journal and audit positions, the signing key.
+  void fill_doctor(v1::DoctorResponse& out) const;
   void audit_query(const v1::AuditRequest& r, v1::Response& resp);
   void audit_verify(v1::Response& resp);
   void rotate_key(v1::Response& resp);
@@ -74,8 +88,10 @@ class StoreService {
       : io_(io), store_(std::move(s)), timer_(io) {}
   [[nodiscard]] Result<uint64_t> append(const std::string& plugin, v1::JournalBody body,
                                         const std::string& correlation_id,
-                                        std::optional<uint64_t> expected);
+                                        std::optional<uint64_t> expected,
+                                        store::Sync sync = store::Sync::kFull);
   void arm_checkpoint();
+  void run_sync();
   // Writes records: the backlog first. Queues what cannot be written now (unless full).
   [[nodiscard]] Result<Audited> write_audit(store::AuditRecord r, store::Sync sync);
   void flush_backlog();
@@ -85,6 +101,9 @@ class StoreService {
   boost::asio::steady_timer timer_;
   bool stopped_ = false;
   std::deque<std::pair<store::AuditRecord, store::Sync>> backlog_;
+  std::vector<Durable> durable_waiters_;
+  bool sync_posted_ = false;
+  uint64_t syncs_ = 0, synced_acks_ = 0;
   uint64_t backlog_dropped_ = 0;
 };
 

@@ -49,17 +49,17 @@ Result<Journal> Journal::open(Db& db, uint64_t snapshot_every) {
   return j;
 }
 
-Result<uint64_t> Journal::append(const JournalEntry& e, int64_t at_unix_ms) {
+Result<uint64_t> Journal::append(const JournalEntry& e, int64_t at_unix_ms, Sync sync) {
   // BEGIN IMMEDIATE waits out other writers for the busy timeout; a few more tries cover a
   // long backup holding the lock.
   for (int attempt = 0;; ++attempt) {
-    auto r = try_append(e, at_unix_ms);
+    auto r = try_append(e, at_unix_ms, sync);
     if (r || r.error().code != Code::kUnavailable || attempt == 2) return r;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 
-Result<uint64_t> Journal::try_append(const JournalEntry& e, int64_t at_unix_ms) {
+Result<uint64_t> Journal::try_append(const JournalEntry& e, int64_t at_unix_ms, Sync sync) {
   uint64_t gen = state_.generation(e.plugin);
   if (e.expected_generation && *e.expected_generation != gen) {
     return make_error(Code::kConflict, "plugin \"" + e.plugin + "\" is at generation " +
@@ -71,7 +71,7 @@ Result<uint64_t> Journal::try_append(const JournalEntry& e, int64_t at_unix_ms) 
   if (!e.body.SerializeToString(&body)) {
     return make_error(Code::kInternal, "cannot serialize a journal entry");
   }
-  auto txn = Txn::begin(*db_, Sync::kFull);
+  auto txn = Txn::begin(*db_, sync);
   if (!txn) return std::unexpected(txn.error().wrap("journal"));
   uint64_t seq = state_.seq() + 1;
   auto ins = db_->prepare(

@@ -30,7 +30,10 @@ class Journal {
 
   // Commits the entry; returns its sequence number. Internal writers pass no expected
   // generation; a busy store is retried for a few seconds before giving up.
-  [[nodiscard]] Result<uint64_t> append(const JournalEntry& e, int64_t at_unix_ms);
+  // kNormal leaves the fsync to the caller (Db::sync_wal before it acknowledges anything):
+  // group commit.
+  [[nodiscard]] Result<uint64_t> append(const JournalEntry& e, int64_t at_unix_ms,
+                                        Sync sync = Sync::kFull);
   [[nodiscard]] const DesiredState& state() const { return state_; }
   // Entries replayed at open (after the snapshot), and the snapshot's seq.
   [[nodiscard]] uint64_t replayed() const { return replayed_; }
@@ -42,7 +45,7 @@ class Journal {
 
  private:
   Journal(Db& db, uint64_t every) : db_(&db), snapshot_every_(every) {}
-  [[nodiscard]] Result<uint64_t> try_append(const JournalEntry& e, int64_t at_unix_ms);
+  [[nodiscard]] Result<uint64_t> try_append(const JournalEntry& e, int64_t at_unix_ms, Sync sync);
 
   Db* db_;
   uint64_t snapshot_every_;

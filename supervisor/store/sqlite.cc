@@ -1,5 +1,8 @@
 #include "supervisor/store/sqlite.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <utility>
 
@@ -131,11 +134,14 @@ Db& Db::operator=(Db&& o) noexcept {
     path_ = std::move(o.path_);
     sync_ = o.sync_;
     cache_ = std::move(o.cache_);
+    if (wal_fd_ >= 0) ::close(wal_fd_);
+    wal_fd_ = std::exchange(o.wal_fd_, -1);
   }
   return *this;
 }
 
 Db::~Db() {
+  if (wal_fd_ >= 0) ::close(wal_fd_);
   cache_.clear();  // statements before the connection
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
@@ -188,6 +194,18 @@ Result<Stmt> Db::prepare(std::string_view sql) {
   if (rc != SQLITE_OK)
     return std::unexpected(error(rc, "preparing \"" + std::string(sql.substr(0, 60)) + "\""));
   return Stmt(db_, s);
+}
+
+Result<void> Db::sync_wal() {
+  if (wal_fd_ < 0) {
+    std::string wal = path_ + "-wal";
+    wal_fd_ = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd_ < 0) return sys_error("cannot open " + wal + " to sync it");
+  }
+  // fsync flushes the file, whichever descriptor names it; SQLite rewrites the WAL in place
+  // (the same inode) after each checkpoint.
+  if (::fsync(wal_fd_) != 0) return sys_error("cannot sync the store's WAL " + path_ + "-wal");
+  return {};
 }
 
 Result<Stmt*> Db::cached(const std::string& sql) {

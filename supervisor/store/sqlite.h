@@ -60,8 +60,13 @@ class Db {
   [[nodiscard]] static Result<Db> open(const std::string& path, bool create);
   Db() = default;
   Db(Db&& o) noexcept
-      : db_(o.db_), path_(std::move(o.path_)), sync_(o.sync_), cache_(std::move(o.cache_)) {
+      : db_(o.db_),
+        path_(std::move(o.path_)),
+        sync_(o.sync_),
+        cache_(std::move(o.cache_)),
+        wal_fd_(o.wal_fd_) {
     o.db_ = nullptr;
+    o.wal_fd_ = -1;
   }
   Db& operator=(Db&& o) noexcept;
   ~Db();
@@ -72,6 +77,9 @@ class Db {
   // Valid until the Db goes.
   [[nodiscard]] Result<Stmt*> cached(const std::string& sql);
   [[nodiscard]] Result<void> set_sync(Sync s);
+  // fsync of the WAL file: every transaction committed so far (kNormal ones included) is on
+  // the disk once it returns. One call covers any number of commits (group commit).
+  [[nodiscard]] Result<void> sync_wal();
   [[nodiscard]] sqlite3* raw() const { return db_; }
   [[nodiscard]] const std::string& path() const { return path_; }
   // The Error for SQLite result code rc while doing `what`.
@@ -82,6 +90,7 @@ class Db {
   std::string path_;
   std::optional<Sync> sync_;
   std::map<std::string, std::unique_ptr<Stmt>> cache_;
+  int wal_fd_ = -1;
 };
 
 // BEGIN IMMEDIATE (the write lock now, so a commit cannot fail for a concurrent writer) ... COMMIT

@@ -228,7 +228,8 @@ ctl::Client CorraldFixture::client() {
   o.client_name = "e2e-test";
   auto c = ctl::Client::connect(o);
   if (!c) ADD_FAILURE() << "connect: " << c.error().describe();
-  return std::move(*c);
+  // value() throws on failure: gtest fails the test and still runs TearDown (which stops corrald).
+  return std::move(c).value();
 }
 
 CommandResult CorraldFixture::ctl(const std::vector<std::string>& args) {

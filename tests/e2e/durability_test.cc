@@ -7,7 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <fstream>
+#include <map>
 
 #include <gmock/gmock.h>
 
@@ -318,6 +322,99 @@ on_seccomp = "quarantine"
   auto reset = ctl({"reset", "prober"});
   EXPECT_EQ(reset.exit_code, 0) << reset.err;
   EXPECT_TRUE(wait_until([&] { return status("prober").pid() > 0; }, 5s)) << "a reset starts it";
+}
+
+// kill -9 corrald again and again while a client changes plugins: every acknowledged command is
+// in the journal and in effect after the restart, and nothing of a killed corrald's sandboxes
+// survives it (they are reaped before any plugin starts).
+TEST_F(Durability, KillNineInALoopLosesNoAcknowledgedCommandAndOrphansNothing) {
+  constexpr int kPlugins = 3;
+  for (int i = 0; i < kPlugins; ++i) {
+    write_manifest("p" + std::to_string(i) + ".toml",
+                   "name = \"p" + std::to_string(i) +
+                       "\"\nexec = \"/bin/sleep\"\nargs = [\"600\"]\nautostart = false\n");
+  }
+  std::map<std::string, std::string> acked;  // correlation id -> plugin
+  std::map<std::string, uint64_t> acked_generation;
+  std::map<std::string, bool> last_wanted_up;
+  uint64_t next = 0;
+  for (int round = 0; round < 5; ++round) {
+    start_daemon();
+    std::vector<pid_t> old_pids;
+    auto c = client();
+    auto deadline = std::chrono::steady_clock::now() + 300ms;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string name = "p" + std::to_string(next % kPlugins);
+      bool up = (next / kPlugins) % 2 == 0;
+      v1::Request req;
+      req.set_correlation_id("kill9-" + std::to_string(next++));
+      if (up) {
+        req.mutable_start()->set_name(name);
+      } else {
+        req.mutable_stop()->set_name(name);
+        req.mutable_stop()->set_timeout_ms(1000);
+      }
+      auto resp = c.call(req);
+      ASSERT_TRUE(resp) << resp.error().describe();
+      ASSERT_EQ(resp->status().code(), v1::OK) << resp->status().message();
+      const auto& info = up ? resp->start().plugin() : resp->stop().plugin();
+      acked[req.correlation_id()] = name;
+      acked_generation[name] = info.generation();
+      last_wanted_up[name] = up;
+      if (info.pid() > 0) old_pids.push_back(info.pid());
+    }
+    // In flight: one more command, and the kill lands while it is being handled.
+    v1::Request last;
+    last.set_correlation_id("kill9-unacked-" + std::to_string(round));
+    last.mutable_start()->set_name("p0");
+    UniqueFd raw = raw_connect();
+    ASSERT_TRUE(send_request(raw.get(), hello_request()));
+    ASSERT_TRUE(read_response(raw.get()).has_value());
+    ASSERT_TRUE(send_request(raw.get(), last));
+    ASSERT_EQ(::kill(daemon_pid_, SIGKILL), 0);
+    int wstatus = 0;
+    ASSERT_EQ(::waitpid(daemon_pid_, &wstatus, 0), daemon_pid_);
+    daemon_pid_ = -1;
+    start_daemon();  // the killed corrald's plugins lived on until this one reaped them
+    for (pid_t p : old_pids) {
+      EXPECT_FALSE(process_alive(p)) << "pid " << p << " of a killed corrald's sandbox survived";
+    }
+    // Everything acknowledged is in the journal and in effect.
+    auto d = supervisor::store::Db::open(db(), false);
+    ASSERT_TRUE(d);
+    for (const auto& [corr, plugin] : acked) {
+      auto s = d->prepare("SELECT count(*) FROM journal WHERE correlation_id = ?1");
+      ASSERT_TRUE(s);
+      s->bind(1, corr);
+      ASSERT_TRUE(*s->step());
+      ASSERT_EQ(s->int64(0), 1) << corr << " was acknowledged but is not in the journal";
+    }
+    for (int i = 0; i < kPlugins; ++i) {
+      std::string name = "p" + std::to_string(i);
+      if (!acked_generation.contains(name)) continue;
+      auto info = status(name);
+      // The command in flight may have been committed (not acknowledged): p0 may be one ahead.
+      EXPECT_GE(info.generation(), acked_generation[name]) << name;
+      EXPECT_LE(info.generation(), acked_generation[name] + (i == 0 ? 1u : 0u)) << name;
+      bool up = last_wanted_up[name] || (i == 0 && info.generation() > acked_generation[name]);
+      if (up) {
+        EXPECT_TRUE(wait_state(name, v1::RUNNING, 5s)) << name;
+      } else {
+        EXPECT_EQ(info.state(), v1::STOPPED) << name;
+      }
+      acked_generation[name] = info.generation();
+      if (i == 0 && up) last_wanted_up[name] = true;
+    }
+    ASSERT_EQ(WEXITSTATUS(stop_daemon()), 0);
+  }
+  auto verify = ctl({"audit", "verify", "--db", db()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  auto reaps = 0;
+  for (size_t at = 0; (at = daemon_log().find("a previous corrald left", at)) != std::string::npos;
+       ++at)
+    ++reaps;
+  std::cerr << "kill -9 loop: " << acked.size() << " acknowledged commands over 5 kills, " << reaps
+            << " stale sandbox(es) reaped\n";
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ class Run : public CorraldFixture {
   void SetUp() override {
     CorraldFixture::SetUp();
     write_manifest("alpha.toml", "name = \"alpha\"\nexec = \"/bin/sleep\"\nargs = [\"600\"]\n");
+    extra_config_ = "[control]\nmax_runs_per_uid = 2\nrun_retention_ms = 500\n";
     start_daemon();
   }
   bool listed(const std::string& name) {
@@ -56,7 +57,46 @@ TEST_F(Run, RunsInAFullSandbox) {
   EXPECT_THAT(r.out, HasSubstr("NoNewPrivs:\t1\n"));
   EXPECT_THAT(r.out, HasSubstr("Seccomp:\t2\n"));
   EXPECT_THAT(r.out, ::testing::EndsWith("4\n")) << "init, sh, ls and grep: nothing else";
-  EXPECT_FALSE(listed("box1")) << "a finished run is forgotten";
+  // Kept for inspection for run_retention_ms, then garbage-collected.
+  auto kept = status("box1");
+  EXPECT_EQ(kept.state(), v1::EXITED);
+  EXPECT_EQ(kept.last_exit().code(), 0);
+  EXPECT_THAT(ctl({"logs", "box1"}).out, HasSubstr("box1"));
+  EXPECT_TRUE(wait_until([&] { return !listed("box1"); }, 5s)) << "a finished run is collected";
+}
+
+TEST_F(Run, AUidHasAtMostItsLimitOfLiveRuns) {
+  auto begin = [&](const std::string& name) {
+    UniqueFd fd = raw_connect();
+    EXPECT_TRUE(send_request(fd.get(), hello_request()));
+    EXPECT_TRUE(read_response(fd.get()).has_value());
+    v1::Request req;
+    req.set_id(7);
+    req.mutable_run()->set_name(name);
+    req.mutable_run()->set_exec("/bin/sleep");
+    req.mutable_run()->add_args("30");
+    EXPECT_TRUE(send_request(fd.get(), req));
+    auto first = read_response(fd.get());
+    EXPECT_TRUE(first.has_value());
+    return std::make_pair(std::move(fd), first ? *first : v1::Response{});
+  };
+  auto a = begin("long1");
+  auto b = begin("long2");
+  EXPECT_EQ(a.second.status().code(), v1::OK) << a.second.status().message();
+  EXPECT_EQ(b.second.status().code(), v1::OK) << b.second.status().message();
+  auto c = begin("long3");
+  EXPECT_EQ(c.second.status().code(), v1::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(c.second.status().message(), HasSubstr("has 2 one-shot runs going"));
+  // One client goes: its run is killed, and the uid may start another.
+  a.first.reset();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto st = status("long1").state();
+        return st == v1::STOPPED || st == v1::EXITED;
+      },
+      5s));
+  auto d = begin("long4");
+  EXPECT_EQ(d.second.status().code(), v1::OK) << d.second.status().message();
 }
 
 TEST_F(Run, BindsWritableDirectoriesAndLimits) {
