@@ -72,14 +72,14 @@ std::optional<int64_t> parse_since(const std::string& s, int64_t now_ms) {
   if (s.empty()) return std::nullopt;
   char unit = s.back();
   std::string num = s.substr(0, s.size() - 1);
-  auto digits = [](const std::string& d) {
-    return !d.empty() && d.find_first_not_of("0123456789") == std::string::npos && d.size() < 12;
+  auto digits = [](const std::string& d, size_t max) {
+    return !d.empty() && d.find_first_not_of("0123456789") == std::string::npos && d.size() <= max;
   };
-  if ((unit == 's' || unit == 'm' || unit == 'h' || unit == 'd') && digits(num)) {
+  if ((unit == 's' || unit == 'm' || unit == 'h' || unit == 'd') && digits(num, 9)) {
     int64_t mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 : 86400000;
     return now_ms - std::stoll(num) * mult;
   }
-  if (digits(s)) return std::stoll(s);
+  if (digits(s, 15)) return std::stoll(s);
   for (const char* fmt : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
     std::tm tm{};
     const char* end = strptime(s.c_str(), fmt, &tm);
