@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -151,6 +152,29 @@ void print_json(const google::protobuf::Message& m) {
   std::cout << out << "\n" << std::flush;
 }
 
+// A streamed command (logs, events): each frame's status checked, then printed; with follow, no
+// read timeout and Ctrl-C ends it quietly. Returns the exit code.
+int follow_stream(ctl::Client& c, v1::Request req, bool follow,
+                  const std::function<void(const v1::Response&)>& print) {
+  if (follow) {
+    c.set_timeout(std::chrono::milliseconds(0));
+    stop_following_on_sigint(c.fd());
+  }
+  int code = 0;
+  auto streamed = c.stream(std::move(req), [&](const v1::Response& resp) {
+    if (auto ok = ctl::check_status(resp); !ok) {
+      code = fail(ok.error());
+      return false;
+    }
+    print(resp);
+    std::cout << std::flush;
+    return true;
+  });
+  if (g_interrupted != 0) return code;
+  if (!streamed) return fail(streamed.error());
+  return code;
+}
+
 int run(const std::string& cmd, const Options& o) {
   ctl::ClientOptions co;
   co.socket_path = o.socket.empty() ? ctl::default_socket_path() : o.socket;
@@ -284,16 +308,7 @@ int run(const std::string& cmd, const Options& o) {
     req.mutable_events()->set_after_seq(o.after);
     req.mutable_events()->set_follow(o.follow);
     req.mutable_events()->set_max(o.tail);
-    if (o.follow) {
-      c.set_timeout(std::chrono::milliseconds(0));
-      stop_following_on_sigint(c.fd());
-    }
-    int code = 0;
-    auto streamed = c.stream(std::move(req), [&](const v1::Response& resp) {
-      if (auto ok = ctl::check_status(resp); !ok) {
-        code = fail(ok.error());
-        return false;
-      }
+    return follow_stream(c, std::move(req), o.follow, [&](const v1::Response& resp) {
       for (const auto& e : resp.events().events()) {
         if (o.json) {
           print_json(e);
@@ -301,39 +316,20 @@ int run(const std::string& cmd, const Options& o) {
           std::cout << ctl::format_event(e) << "\n";
         }
       }
-      std::cout << std::flush;
-      return true;
     });
-    if (g_interrupted != 0) return code;
-    if (!streamed) return fail(streamed.error());
-    return code;
   }
   if (cmd == "logs") {
     v1::Request req;
     req.mutable_logs()->set_name(o.name);
     req.mutable_logs()->set_tail(o.tail);
     req.mutable_logs()->set_follow(o.follow);
-    if (o.follow) {
-      c.set_timeout(std::chrono::milliseconds(0));
-      stop_following_on_sigint(c.fd());
-    }
-    int code = 0;
-    auto streamed = c.stream(std::move(req), [&](const v1::Response& resp) {
-      if (auto ok = ctl::check_status(resp); !ok) {
-        code = fail(ok.error());
-        return false;
-      }
+    return follow_stream(c, std::move(req), o.follow, [&](const v1::Response& resp) {
       if (o.json) {
         print_json(resp.logs());
       } else {
         for (const auto& l : resp.logs().lines()) std::cout << ctl::format_log_line(l) << "\n";
-        std::cout << std::flush;
       }
-      return true;
     });
-    if (g_interrupted != 0) return code;
-    if (!streamed) return fail(streamed.error());
-    return code;
   }
   if (cmd == "run") {
     auto exec = resolve_command(o.command.front());
