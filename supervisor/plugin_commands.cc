@@ -5,6 +5,7 @@
 #include "proto/status.h"
 #include "supervisor/plugin_manager.h"
 #include "supervisor/router.h"
+#include "supervisor/stream_frames.h"
 
 namespace corral::supervisor {
 
@@ -144,32 +145,16 @@ void Router::logs(const std::shared_ptr<Session>& s, const v1::LogsRequest& r, v
     return s->send(resp);
   }
   LogBuffer& buffer = (*p)->logs();
-  // Split the tail over several frames if it would not fit in one.
-  size_t budget = max_frame_bytes_ / 2;
-  size_t used = 0;
-  auto* out = resp.mutable_logs();
-  for (const auto& line : buffer.tail(r.tail() == 0 ? kDefaultTail : r.tail())) {
-    if (used + line.text.size() + 64 > budget && out->lines_size() > 0) {
-      resp.set_more(true);
-      proto::set_ok(resp);
-      s->send(resp);
-      out->clear_lines();
-      used = 0;
-    }
-    to_wire(line, *out->add_lines());
-    used += line.text.size() + 64;
-  }
-  resp.set_more(r.follow());
-  proto::set_ok(resp);
-  s->send(resp);
+  resp.mutable_logs();  // an empty tail is still a logs result
+  send_split([&](const v1::Response& f) { s->send(f); }, resp,
+             buffer.tail(r.tail() == 0 ? kDefaultTail : r.tail()), max_frame_bytes_ / 2, r.follow(),
+             [](const LogLine& l) { return l.text.size() + 64; },
+             [](v1::Response& f, const LogLine& l) { to_wire(l, *f.mutable_logs()->add_lines()); },
+             [](v1::Response& f) { f.mutable_logs()->clear_lines(); });
   if (!r.follow()) return;
 
   // Follow: one frame per new line until the client goes away.
-  v1::Response tmpl;
-  tmpl.set_id(resp.id());
-  tmpl.set_correlation_id(resp.correlation_id());
-  tmpl.set_more(true);
-  proto::set_ok(tmpl);
+  v1::Response tmpl = follow_frame(resp);
   uint64_t id = buffer.follow([weak = std::weak_ptr<Session>(s), tmpl](const LogLine& line) {
     auto session = weak.lock();
     if (!session || session->closed()) return;

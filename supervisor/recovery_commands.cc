@@ -3,10 +3,13 @@
 // optionally followed as they happen).
 #include <spdlog/spdlog.h>
 
+#include <span>
+
 #include "proto/status.h"
 #include "supervisor/plugin_manager.h"
 #include "supervisor/recovery/event_log.h"
 #include "supervisor/router.h"
+#include "supervisor/stream_frames.h"
 
 namespace corral::supervisor {
 
@@ -77,33 +80,20 @@ void Router::events(const std::shared_ptr<Session>& s, const v1::EventsRequest& 
   const uint32_t max = r.max() == 0 ? kDefaultEvents : r.max();
   auto held = events_->since(r.after_seq(), r.plugin(), kMaxEvents);
   size_t from = held.size() > max ? held.size() - max : 0;
-  size_t budget = max_frame_bytes_ / 2;
-  size_t used = 0;
   out->set_first_seq(events_->first_seq());
   out->set_last_seq(events_->last_seq());
-  for (size_t i = from; i < held.size(); ++i) {
-    const auto& e = held[i];
-    size_t size = e.what.size() + e.cause.size() + e.plugin.size() + 48;
-    if (used + size > budget && out->events_size() > 0) {
-      resp.set_more(true);
-      proto::set_ok(resp);
-      s->send(resp);
-      out->clear_events();
-      used = 0;
-    }
-    to_wire(e, *out->add_events());
-    used += size;
-  }
-  resp.set_more(r.follow());
-  proto::set_ok(resp);
-  s->send(resp);
+  send_split([&](const v1::Response& f) { s->send(f); }, resp, std::span(held).subspan(from),
+             max_frame_bytes_ / 2, r.follow(),
+             [](const recovery::RecoveryEvent& e) {
+               return e.what.size() + e.cause.size() + e.plugin.size() + 48;
+             },
+             [](v1::Response& f, const recovery::RecoveryEvent& e) {
+               to_wire(e, *f.mutable_events()->add_events());
+             },
+             [](v1::Response& f) { f.mutable_events()->clear_events(); });
   if (!r.follow()) return;
 
-  v1::Response tmpl;
-  tmpl.set_id(resp.id());
-  tmpl.set_correlation_id(resp.correlation_id());
-  tmpl.set_more(true);
-  proto::set_ok(tmpl);
+  v1::Response tmpl = follow_frame(resp);
   recovery::RecoveryLog* log = events_;
   uint64_t id = log->add_listener([weak = std::weak_ptr<Session>(s), tmpl,
                                    plugin = r.plugin()](const recovery::RecoveryEvent& e) {
