@@ -80,7 +80,12 @@ class CgroupBackend {
   // Makes the parent this corrald's alone (an exclusive lock, held until the backend goes;
   // kAlreadyExists if another corrald holds it) and reaps what a previous one left under it:
   // every cgroup there is killed and removed. Call once, before any plugin starts.
-  [[nodiscard]] virtual Result<std::vector<StaleCgroup>> claim() = 0;
+  // `keep`: the cgroups of runs being adopted (left alone).
+  [[nodiscard]] virtual Result<std::vector<StaleCgroup>> claim(
+      const std::vector<std::string>& keep = {}) = 0;
+  // The existing cgroup `name` (a run a previous corrald launched and this one adopts), owned
+  // from now on: removed, with whatever is in it, when the returned object goes.
+  [[nodiscard]] virtual Result<std::unique_ptr<Cgroup>> adopt(const std::string& name) = 0;
   [[nodiscard]] virtual std::string_view kind() const = 0;
   // Only what a child must be cloned into (the cgroup2 node; nothing on a pure v1 host), so that
   // a launcher can finish() the rest while the child sets itself up. Limits are checked here.

@@ -64,6 +64,7 @@ Result<void> remove_tree(const std::string& dir, std::set<pid_t>& seen,
 Result<std::vector<StaleCgroup>> claim_parents(const std::string& lock_dir,
                                                const std::vector<std::string>& v2_bases,
                                                const std::vector<std::string>& v1_bases,
+                                               const std::vector<std::string>& keep,
                                                UniqueFd& lock) {
   if (auto r = make_dirs(lock_dir); !r) return std::unexpected(r.error());
   UniqueFd fd(::open(lock_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -85,6 +86,7 @@ Result<std::vector<StaleCgroup>> claim_parents(const std::string& lock_dir,
   bases.insert(bases.end(), v1_bases.begin(), v1_bases.end());
   for (const auto& base : bases) {
     for (const auto& name : subdirs(base)) {
+      if (std::find(keep.begin(), keep.end(), name) != keep.end()) continue;
       std::string dir = base + "/" + name;
       std::set<pid_t> seen;
       bool v2 = std::find(v2_bases.begin(), v2_bases.end(), base) != v2_bases.end();

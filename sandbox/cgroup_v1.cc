@@ -41,6 +41,9 @@ class V1Cgroup final : public Cgroup {
     return {};
   }
   void set_v2(V2Node node) { v2_ = std::move(node); }
+  void adopt_dir(const std::string& controller, const std::string& dir) {
+    dirs_.emplace_back(controller, dir);
+  }
   void defer(std::function<Result<void>(V1Cgroup&)> rest) { pending_ = std::move(rest); }
   Result<void> finish() override {
     if (!pending_) return {};
@@ -258,7 +261,28 @@ class V1Backend final : public CgroupBackend {
     if (auto r = make_dirs(base); !r) return std::unexpected(r.error());
     return base;
   }
-  Result<std::vector<StaleCgroup>> claim() override {
+  Result<std::unique_ptr<Cgroup>> adopt(const std::string& name) override {
+    auto cg = std::make_unique<V1Cgroup>(name);
+    if (!layout_.unified.empty()) {
+      auto node = V2Node::open_existing(layout_.unified + "/" + parent_ + "/" + name);
+      if (!node) return std::unexpected(node.error());
+      cg->set_v2(std::move(*node));
+    }
+    for (const char* ctrl : kControllers) {
+      auto it = layout_.v1.find(ctrl);
+      if (it == layout_.v1.end()) continue;
+      std::string dir = it->second + "/" + parent_ + "/" + name;
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) != 0) continue;  // a hierarchy this run did not need
+      if (cg->has_dir(dir)) {
+        cg->alias(ctrl, dir);
+      } else {
+        cg->adopt_dir(ctrl, dir);
+      }
+    }
+    return std::unique_ptr<Cgroup>(std::move(cg));
+  }
+  Result<std::vector<StaleCgroup>> claim(const std::vector<std::string>& keep) override {
     std::vector<std::string> v2, v1;
     if (!layout_.unified.empty()) v2.push_back(layout_.unified + "/" + parent_);
     for (const char* ctrl : kControllers) {
@@ -269,7 +293,7 @@ class V1Backend final : public CgroupBackend {
     }
     // Locked: the cgroup2 node if there is one, else the first v1 hierarchy's.
     std::string lock_dir = v2.empty() ? v1.front() : v2.front();
-    return internal::claim_parents(lock_dir, v2, v1, lock_);
+    return internal::claim_parents(lock_dir, v2, v1, keep, lock_);
   }
   Result<void> remove_parent() override {
     for (const char* ctrl : kControllers) {

@@ -68,6 +68,17 @@ Result<V2Node> V2Node::make(const std::string& dir) {
   return node;
 }
 
+Result<V2Node> V2Node::open_existing(const std::string& dir) {
+  V2Node node;
+  node.fd.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!node.fd) return sys_error("cannot open cgroup " + dir);
+  struct stat st {};
+  if (::fstat(node.fd.get(), &st) != 0) return sys_error("cannot stat cgroup " + dir);
+  node.dir = dir;
+  node.id = st.st_ino;
+  return node;
+}
+
 Result<void> V2Node::kill() const {
   auto r = write_file(dir + "/cgroup.kill", "1");
   if (r || r.error().errnum != ENOENT) return r;
@@ -207,8 +218,13 @@ class V2Backend final : public CgroupBackend {
     if (auto r = make_dirs(parent_); !r) return std::unexpected(r.error());
     return parent_;
   }
-  Result<std::vector<StaleCgroup>> claim() override {
-    return internal::claim_parents(parent_, {parent_}, {}, lock_);
+  Result<std::vector<StaleCgroup>> claim(const std::vector<std::string>& keep) override {
+    return internal::claim_parents(parent_, {parent_}, {}, keep, lock_);
+  }
+  Result<std::unique_ptr<Cgroup>> adopt(const std::string& name) override {
+    auto node = V2Node::open_existing(parent_ + "/" + name);
+    if (!node) return std::unexpected(node.error());
+    return std::unique_ptr<Cgroup>(std::make_unique<V2Cgroup>(name, std::move(*node)));
   }
   Result<void> remove_parent() override {
     if (::rmdir(parent_.c_str()) != 0 && errno != ENOENT) {

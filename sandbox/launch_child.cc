@@ -380,7 +380,7 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
 // PID 1 of the sandbox: forwards every signal it gets to the program's process group, reaps
 // everything reparented to it, and when the program exits passes its raw wait status to the
 // supervisor (status_fd) and exits, which kills whatever is left in the namespace.
-[[noreturn]] void init_loop(pid_t program, int status_fd) {
+[[noreturn]] void init_loop(pid_t program, int status_fd, int exit_fd) {
   sigset_t all;
   sigfillset(&all);
   for (;;) {
@@ -396,6 +396,12 @@ void build_root(const SandboxPlan& plan, const int* bind_fds, int report_fd) {
       pid_t w = ::waitpid(-1, &status, WNOHANG);
       if (w <= 0) break;
       if (w != program) continue;
+      // The exit file first: a supervisor that adopted us (not our parent) reads it once our
+      // pidfd says we are gone.
+      if (exit_fd >= 0) {
+        ssize_t e = ::pwrite(exit_fd, &status, sizeof status, 0);
+        (void)e;  // the status pipe and our own exit code still carry it
+      }
       ssize_t n = ::write(status_fd, &status, sizeof status);
       (void)n;  // without it the supervisor still has our exit code
       ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
@@ -476,16 +482,39 @@ void run_late(const SandboxPlan& plan, const int* bind_fds, int report_fd, bool 
     errno = err;
     fail(report_fd, Step::kInit);
   }
-  int status_fd = a.status_fd;
-  if ((status_fd > 0 &&
-       ::syscall(SYS_close_range, 0u, static_cast<unsigned>(status_fd - 1), 0) != 0) ||
-      ::syscall(SYS_close_range, static_cast<unsigned>(status_fd + 1), ~0u, 0) != 0) {
+  // What the init keeps, at fixed numbers (launcher.h): the status pipe, the exit file and the
+  // descriptors a restarted supervisor takes back. All are moved high first, so that no dup2
+  // below overwrites a source still to be moved; everything else is closed.
+  const LaunchSpec& spec = *a.spec;
+  int keep[2 + kMaxInitKeep];
+  size_t kept = 0;
+  keep[kept++] = a.status_fd;
+  keep[kept++] = spec.exit_file_fd;
+  for (size_t i = 0; i < spec.init_keep.size() && i < kMaxInitKeep; ++i) {
+    keep[kept++] = spec.init_keep[i];
+  }
+  // The report socket too, for a failure below (closed with the rest once all is in place).
+  int report_high = ::fcntl(report_fd, F_DUPFD_CLOEXEC, 64);
+  bool ok = report_high >= 0;
+  if (ok) report_fd = report_high;
+  for (size_t i = 0; i < kept && ok; ++i) {
+    if (keep[i] >= 0) {
+      keep[i] = ::fcntl(keep[i], F_DUPFD_CLOEXEC, 64);
+      ok = keep[i] >= 0;
+    }
+  }
+  for (size_t i = 0; i < kept && ok; ++i) {
+    int slot = kInitStatusFd + static_cast<int>(i);
+    ok = keep[i] < 0 ? (::close(slot) == 0 || errno == EBADF) : ::dup2(keep[i], slot) == slot;
+  }
+  if (!ok || ::syscall(SYS_close_range, 0u, 2u, 0) != 0 ||
+      ::syscall(SYS_close_range, static_cast<unsigned>(kInitStatusFd + kept), ~0u, 0) != 0) {
     int err = errno;
     (void)::kill(pid, SIGKILL);
     errno = err;
     fail(report_fd, Step::kInit);
   }
-  init_loop(static_cast<pid_t>(pid), status_fd);
+  init_loop(static_cast<pid_t>(pid), kInitStatusFd, spec.exit_file_fd >= 0 ? kInitExitFd : -1);
 }
 
 std::string rlimit_name(int resource) {

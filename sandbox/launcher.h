@@ -29,6 +29,13 @@ struct Rlimit {
 };
 
 inline constexpr int kNotifyFd = 3;
+// A sandbox's init holds, for as long as it lives: the status pipe at kInitStatusFd, the exit
+// file at kInitExitFd and LaunchSpec::init_keep from kInitKeepFd on, so that a supervisor that
+// restarts can take them back from it (pidfd_getfd).
+inline constexpr int kInitStatusFd = 3;
+inline constexpr int kInitExitFd = 4;
+inline constexpr int kInitKeepFd = 5;
+inline constexpr size_t kMaxInitKeep = 4;
 
 struct LaunchSpec {
   std::string exec;               // absolute path of the program
@@ -59,6 +66,13 @@ struct LaunchSpec {
   // signals to the program's process group and passes its exit status back (Process::wait
   // reports the program's, not the init's). Not owned.
   const SandboxSpec* sandbox = nullptr;
+  // Sandbox only: descriptors the init keeps open (at kInitKeepFd + i) while it lives, e.g. the
+  // read ends of the program's output pipes, so that they outlive a supervisor that dies (at
+  // most kMaxInitKeep). Not owned.
+  std::vector<int> init_keep;
+  // Sandbox only: a file the init writes the program's raw wait status to (at offset 0) before
+  // it exits, for a supervisor that is no longer its parent (conmon's exit file). Not owned.
+  int exit_file_fd = -1;
 };
 
 class Launcher {

@@ -1,5 +1,6 @@
 #include "sandbox/process.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,7 +27,8 @@ Process::Process(Process&& other) noexcept
       pidfd_(std::move(other.pidfd_)),
       status_fd_(std::move(other.status_fd_)),
       listener_(std::move(other.listener_)),
-      reaped_(std::exchange(other.reaped_, true)) {}
+      reaped_(std::exchange(other.reaped_, true)),
+      adopted_(other.adopted_) {}
 
 Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
@@ -37,16 +39,24 @@ Process& Process::operator=(Process&& other) noexcept {
     status_fd_ = std::move(other.status_fd_);
     listener_ = std::move(other.listener_);
     reaped_ = std::exchange(other.reaped_, true);
+    adopted_ = other.adopted_;
   }
   return *this;
+}
+
+Process Process::adopted(pid_t pid, UniqueFd pidfd, UniqueFd exit_file) {
+  Process p(pid, std::move(pidfd), std::move(exit_file));
+  p.adopted_ = true;
+  return p;
 }
 
 Process::~Process() { kill_and_reap(); }
 
 void Process::kill_and_reap() noexcept {
   if (reaped_ || !pidfd_) return;
-  // The leader is unreaped, so its pid (the pgid) cannot have been reused.
-  (void)::kill(-pid_, SIGKILL);
+  // The leader is unreaped, so its pid (the pgid) cannot have been reused. (An adopted init is
+  // not ours to reap: SIGKILL through its pidfd takes its pid namespace with it.)
+  if (!adopted_) (void)::kill(-pid_, SIGKILL);
   (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
   (void)wait();
 }
@@ -62,6 +72,9 @@ Result<void> Process::signal(int sig) {
 
 Result<void> Process::signal_group(int sig) {
   if (reaped_) return make_error(Code::kFailedPrecondition, "process already reaped");
+  // Not our child: its pid may be reaped (and reused) by its parent any time, so only its pidfd
+  // is safe; the init passes the signal on to the program's group.
+  if (adopted_) return signal(sig);
   if (::kill(-pid_, sig) != 0) {
     return sys_error("kill(-" + std::to_string(pid_) + ", " + std::to_string(sig) + ")");
   }
@@ -89,8 +102,24 @@ ExitStatus Process::finish(const siginfo_t& info) {
   return st;
 }
 
+Result<std::optional<ExitStatus>> Process::finish_adopted(int timeout_ms) {
+  pollfd p{pidfd_.get(), POLLIN, 0};
+  for (;;) {
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n > 0) break;
+    if (n == 0) return std::optional<ExitStatus>{};
+    if (errno != EINTR) return sys_error("poll(pidfd of " + std::to_string(pid_) + ")");
+  }
+  // Gone. The exit file has the program's status unless the init itself was killed first.
+  siginfo_t info{};
+  info.si_code = CLD_KILLED;
+  info.si_status = SIGKILL;
+  return std::optional<ExitStatus>(finish(info));
+}
+
 Result<std::optional<ExitStatus>> Process::try_wait() {
   if (reaped_) return make_error(Code::kFailedPrecondition, "process already reaped");
+  if (adopted_) return finish_adopted(0);
   siginfo_t info{};
   for (;;) {
     if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info,
@@ -105,6 +134,11 @@ Result<std::optional<ExitStatus>> Process::try_wait() {
 
 Result<ExitStatus> Process::wait() {
   if (reaped_) return make_error(Code::kFailedPrecondition, "process already reaped");
+  if (adopted_) {
+    auto st = finish_adopted(-1);
+    if (!st) return std::unexpected(st.error());
+    return **st;
+  }
   siginfo_t info{};
   for (;;) {
     if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) ==

@@ -29,6 +29,12 @@ class Process {
   // status before it exits; when present, wait() reports that instead of the init's status.
   Process(pid_t pid, UniqueFd pidfd, UniqueFd status_fd = {})
       : pid_(pid), pidfd_(std::move(pidfd)), status_fd_(std::move(status_fd)) {}
+  // A sandbox's init that is not our child (a supervisor before us launched it): its exit is
+  // seen through the pidfd (readable once it has exited; it is reaped by whoever is its parent
+  // now), the program's status read from exit_file, where the init writes it. Signals go to the
+  // init, which forwards them to the program's group (SIGKILL ends the whole sandbox).
+  [[nodiscard]] static Process adopted(pid_t pid, UniqueFd pidfd, UniqueFd exit_file);
+  [[nodiscard]] bool is_adopted() const { return adopted_; }
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;
   Process(const Process&) = delete;
@@ -61,6 +67,7 @@ class Process {
  private:
   void kill_and_reap() noexcept;
   ExitStatus finish(const siginfo_t& info);
+  [[nodiscard]] Result<std::optional<ExitStatus>> finish_adopted(int timeout_ms);
 
   pid_t pid_ = -1;
   pid_t program_pid_ = -1;
@@ -68,6 +75,7 @@ class Process {
   UniqueFd status_fd_;
   UniqueFd listener_;
   bool reaped_ = false;
+  bool adopted_ = false;
 };
 
 }  // namespace corral::sandbox

@@ -82,18 +82,6 @@ Result<void> Daemon::init() {
   spdlog::info("cgroup: {}", cgroups_ ? std::string(cgroups_->kind()) + ", plugins under \"" +
                                             config_.cgroup_parent + "\""
                                       : std::string("not used"));
-  if (cgroups_) {
-    // Sandboxes a corrald left when it died (SIGKILL, a crash) are reaped before any plugin
-    // starts: nothing of theirs outlives them, and their names are free again.
-    auto stale = cgroups_->claim();
-    if (!stale) return std::unexpected(stale.error().wrap("claiming the cgroup parent"));
-    for (const auto& s : *stale) {
-      std::string what = "reaped the sandbox cgroup \"" + s.name + "\" a previous corrald left (" +
-                         std::to_string(s.processes) + " process(es) killed)";
-      spdlog::warn("cgroup: {}", what);
-      store_->record_action(s.name, "reap", what);
-    }
-  }
   ids_ = std::make_unique<IdAllocator>(config_.id_base, config_.id_count, config_.id_slots);
   if (config_.telemetry != DaemonConfig::TelemetryMode::kOff) {
     std::string v2_parent;
@@ -113,7 +101,8 @@ Result<void> Daemon::init() {
   events_ = std::make_unique<recovery::RecoveryLog>();
   plugins_ = std::make_unique<PluginManager>(
       io_, launcher_, SteadyClock::instance(), log_dir, cgroups_.get(),
-      SandboxHost{ids_.get(), config_.state_dir + "/plugins", telemetry_.get(), events_.get()});
+      SandboxHost{ids_.get(), config_.state_dir + "/plugins", telemetry_.get(), events_.get(),
+                  store_.get(), config_.runtime_dir + "/runs"});
   if (telemetry_) {
     // Violations and samples reach each plugin's recovery after the telemetry pass that
     // produced them (recovery may end runs).
@@ -131,6 +120,9 @@ Result<void> Daemon::init() {
   spdlog::info("loaded {} plugin manifest(s) from {} ({} rejected)", plugins_->size(),
                config_.plugins_dir, set->problems.size());
   if (auto r = store_->reconcile(*plugins_); !r) return r;
+  // Crash-only: the runs a killed corrald left are adopted where they are still the recorded
+  // ones; every other sandbox under the cgroup parent is reaped before any plugin starts.
+  if (auto r = store_->adopt_runs(*plugins_, cgroups_.get()); !r) return r;
   // Recovery's actions are audited, and what must outlive corrald (quarantine, escalation,
   // breaker trips) is journaled, as they happen.
   events_->add_listener([this](const recovery::RecoveryEvent& e) {

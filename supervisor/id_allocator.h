@@ -20,6 +20,9 @@ class IdAllocator {
 
   // The first host id of name's range; kResourceExhausted when every slot is taken.
   [[nodiscard]] Result<uid_t> acquire(const std::string& name);
+  // The slot whose range starts at first_id, for name (a run adopted after a restart keeps its
+  // ids); fails if it is not a slot start or another name holds it.
+  [[nodiscard]] Result<uid_t> reserve(const std::string& name, uid_t first_id);
   void release(const std::string& name);
   [[nodiscard]] uint32_t count() const { return count_; }
   [[nodiscard]] size_t in_use() const { return by_name_.size(); }

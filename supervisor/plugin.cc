@@ -174,6 +174,7 @@ void Plugin::end_observed_run() {
 
 void Plugin::remove_cgroup() {
   end_observed_run();
+  end_journaled_run();
   if (!cgroup_) return;
   // Kills whatever the plugin left behind, even processes that escaped its process group.
   if (auto r = cgroup_->remove(std::chrono::seconds(2)); !r) {
@@ -250,7 +251,24 @@ Result<void> Plugin::launch() {
     spec.seccomp = &(*seccomp_)->program();
     spec.seccomp_listener = (*seccomp_)->via_notify();
   }
+  // A sandboxed run can outlive corrald: its init keeps the output pipes' read ends and the
+  // readiness socket, and writes the exit status to a file, for the corrald that adopts it.
+  UniqueFd exit_file;
+  if (spec.sandbox != nullptr && host_.journal != nullptr && !host_.runs_dir.empty() &&
+      !manifest_.ephemeral) {
+    if (auto ok = make_dirs(host_.runs_dir, 0700); !ok) return launch_failed(ok.error());
+    exit_path_ = host_.runs_dir + "/" + name() + ".exit";
+    exit_file = UniqueFd(
+        ::open(exit_path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!exit_file) {
+      return launch_failed(sys_error("creating its exit file " + exit_path_).error());
+    }
+    spec.exit_file_fd = exit_file.get();
+    spec.init_keep = {out_r.get(), err_r.get()};
+    if (notify_ours) spec.init_keep.push_back(notify_ours.get());
+  }
   auto proc = launcher_.launch(spec);
+  exit_file.reset();      // the init has its copy
   state_mount_.reset();   // the sandbox has attached it (or the launch failed)
   notify_child_.reset();  // the program has its copy (or the launch failed)
   out_w.reset();
@@ -270,6 +288,7 @@ Result<void> Plugin::launch() {
   state_ = v1::RUNNING;
   started_at_ms_ = now;
   next_restart_ms_ = 0;
+  if (spec.exit_file_fd >= 0) journal_run(now);
 
   std::erase_if(pipes_, [](const auto& p) { return !p->open(); });
   for (auto [fd, stream] : {std::pair{&out_r, LogStream::kStdout}, {&err_r, LogStream::kStderr}}) {

@@ -32,6 +32,7 @@
 #include "supervisor/recovery/health_score.h"
 #include "supervisor/recovery/recovery_engine.h"
 #include "supervisor/restart_policy.h"
+#include "supervisor/run_journal.h"
 #include "supervisor/run_observer.h"
 #include "supervisor/seccomp_watcher.h"
 
@@ -43,6 +44,8 @@ struct SandboxHost {
   std::string state_root;       // <state_dir>/plugins
   RunObserver* runs = nullptr;  // told of each run's cgroup (telemetry, network allow-lists)
   recovery::RecoveryLog* events = nullptr;  // signals, transitions and actions (may be null)
+  RunJournal* journal = nullptr;            // each live sandboxed run, for adoption after a crash
+  std::string runs_dir;                     // <runtime_dir>/runs: the runs' exit files
 };
 
 class Plugin {
@@ -76,6 +79,14 @@ class Plugin {
   // An operator command about to act on the plugin ("stop by uid 0 (pid 42)"): recorded in
   // the events as an operator signal.
   void note_operator(const std::string& cause);
+  // A live run a corrald before this one launched (its journal record; its cgroup, already
+  // adopted from the backend): supervised from here on as if launched here, its output, exit
+  // and health followed. Fails (nothing adopted) if the run's init is gone or is not the one
+  // recorded.
+  [[nodiscard]] Result<void> adopt(const v1::Run& run, std::unique_ptr<sandbox::Cgroup> cgroup);
+  // The recorded run ended while no corrald watched it: its exit is recorded; the caller decides
+  // whether it starts again.
+  void exited_while_away(const sandbox::ExitStatus& st);
   // After a restart of corrald, before any start: what the store kept of the plugin's recovery.
   // Quarantined or escalated, it stays down (state QUARANTINED / ESCALATED) until a reset.
   void restore(recovery::RecoveryPhase phase, const std::string& cause, unsigned trips);
@@ -108,6 +119,9 @@ class Plugin {
   // action (fail it, let it run and log it, or kill the run), say how to answer.
   SeccompWatcher::Decision on_violation(const sandbox::SeccompNotification& n);
   void remove_cgroup();
+  // The journal record of this run (launch) and of its end.
+  void journal_run(int64_t started_ms);
+  void end_journaled_run();
   void end_observed_run();
   [[nodiscard]] sandbox::LaunchSpec make_spec(int stdout_fd, int stderr_fd) const;
   void watch_exit();
@@ -185,6 +199,8 @@ class Plugin {
   std::vector<Done> stop_waiters_;
 
   uint64_t generation_ = 0;
+  bool journaled_ = false;  // host_.journal has this run as live
+  std::string exit_path_;   // its exit file
   uint32_t restarts_ = 0;
   int64_t started_at_ms_ = 0;
   int64_t next_restart_ms_ = 0;

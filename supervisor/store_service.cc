@@ -1,5 +1,11 @@
 #include "supervisor/store_service.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -125,9 +131,128 @@ Result<void> StoreService::reconcile(PluginManager& plugins) {
   return {};
 }
 
+void StoreService::run_started(const std::string& plugin, const v1::Run& run) {
+  v1::JournalBody b;
+  *b.mutable_run_started() = run;
+  if (auto r = append(plugin, std::move(b), "run", std::nullopt, store::Sync::kNormal); !r) {
+    spdlog::error(
+        "store: cannot journal the run of {} (a restarted corrald will reap it, not "
+        "adopt it): {}",
+        plugin, r.error().describe());
+  }
+}
+
+void StoreService::run_ended(const std::string& plugin, const std::string& status) {
+  const auto* rec = store_->journal().state().find(plugin);
+  if (rec == nullptr || !rec->has_live_run()) return;
+  v1::JournalBody b;
+  b.mutable_run_ended()->set_status(status);
+  if (auto r = append(plugin, std::move(b), "run", std::nullopt, store::Sync::kNormal); !r) {
+    spdlog::error("store: cannot journal the end of {}'s run: {}", plugin, r.error().describe());
+  }
+}
+
+Result<void> StoreService::adopt_runs(PluginManager& plugins, sandbox::CgroupBackend* cgroups) {
+  struct Live {
+    Plugin* plugin;
+    v1::Run run;
+  };
+  std::vector<Live> alive;
+  std::vector<std::pair<Plugin*, v1::Run>> gone;
+  std::vector<std::string> orphaned;  // live records of plugins with no manifest any more
+  for (const auto& [name, rec] : store_->journal().state().plugins()) {
+    if (!rec.has_live_run()) continue;
+    Plugin* p = plugins.find(name);
+    if (p == nullptr) {
+      orphaned.push_back(name);
+      continue;
+    }
+    const auto& run = rec.live_run();
+    bool same = run.init_start_ticks() != 0 &&
+                process_start_ticks(run.init_pid()) == run.init_start_ticks();
+    if (same) {
+      alive.push_back({p, run});
+    } else {
+      gone.emplace_back(p, run);
+    }
+  }
+  std::vector<std::string> keep;
+  for (const auto& l : alive) keep.push_back(l.plugin->name());
+  if (cgroups != nullptr) {
+    // Everything else under the parent is a sandbox no record vouches for: reaped.
+    auto stale = cgroups->claim(keep);
+    if (!stale) return std::unexpected(stale.error().wrap("claiming the cgroup parent"));
+    for (const auto& s : *stale) {
+      std::string what = "reaped the sandbox cgroup \"" + s.name + "\" a previous corrald left (" +
+                         std::to_string(s.processes) + " process(es) killed)";
+      spdlog::warn("cgroup: {}", what);
+      record_action(s.name, "reap", what);
+    }
+  }
+  for (auto& l : alive) {
+    Plugin& p = *l.plugin;
+    std::unique_ptr<sandbox::Cgroup> cg;
+    Result<void> ok;
+    if (cgroups != nullptr) {
+      auto a = cgroups->adopt(p.name());
+      if (a) {
+        cg = std::move(*a);
+      } else {
+        ok = std::unexpected(a.error());
+      }
+    }
+    if (ok) ok = p.adopt(l.run, std::move(cg));  // on failure the cgroup (and the run) goes
+    if (!ok && ok.error().code == Code::kNotFound) {
+      gone.emplace_back(&p, l.run);  // it exited just now: its exit file has the status
+      continue;
+    }
+    if (ok) {
+      record_action(p.name(), "adopt",
+                    "adopted its running sandbox (init pid " + std::to_string(l.run.init_pid()) +
+                        ") from a previous corrald");
+      continue;
+    }
+    std::string why = ok.error().describe();
+    spdlog::error(
+        "plugin {}: cannot adopt its run (init pid {}): {}; it is killed and started "
+        "again",
+        p.name(), l.run.init_pid(), why);
+    if (UniqueFd fd{static_cast<int>(::syscall(SYS_pidfd_open, l.run.init_pid(), 0))}) {
+      if (process_start_ticks(l.run.init_pid()) == l.run.init_start_ticks()) {
+        (void)::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0);
+      }
+    }
+    record_action(p.name(), "reap", "could not adopt its run: " + why);
+    run_ended(p.name(), "killed: not adoptable");
+  }
+  for (auto& [p, run] : gone) {
+    // Ended while no corrald watched: the init wrote the program's status to its exit file.
+    sandbox::ExitStatus st{true, SIGKILL};
+    if (UniqueFd f{::open(run.exit_file().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)}) {
+      int raw = 0;
+      if (::read(f.get(), &raw, sizeof raw) == static_cast<ssize_t>(sizeof raw)) {
+        st = WIFEXITED(raw) ? sandbox::ExitStatus{false, WEXITSTATUS(raw)}
+                            : sandbox::ExitStatus{true, WTERMSIG(raw)};
+      }
+    }
+    (void)::unlink(run.exit_file().c_str());
+    run_ended(p->name(), st.describe());
+    p->exited_while_away(st);
+    record_action(p->name(), "exit", "its run " + st.describe() + " while no corrald watched");
+    const auto policy = p->manifest().restart.policy;
+    bool restart =
+        policy == RestartPolicy::kAlways || (policy == RestartPolicy::kOnFailure && !st.success());
+    if (!restart) stay_down_.push_back(p->name());
+  }
+  for (const auto& name : orphaned) run_ended(name, "its manifest is gone");
+  return {};
+}
+
 void StoreService::start_wanted(PluginManager& plugins) {
   const auto& state = store_->journal().state();
   for (Plugin* p : plugins.all()) {
+    if (p->running()) continue;  // adopted
+    if (std::find(stay_down_.begin(), stay_down_.end(), p->name()) != stay_down_.end()) continue;
     const auto* rec = state.find(p->name());
     bool up = p->manifest().autostart;
     if (rec != nullptr) {

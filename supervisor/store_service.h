@@ -17,7 +17,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "corral/v1/control.pb.h"
+#include "sandbox/cgroup.h"
 #include "supervisor/recovery/event_log.h"
+#include "supervisor/run_journal.h"
 #include "supervisor/session.h"
 #include "supervisor/store/store.h"
 
@@ -26,7 +28,7 @@ namespace corral::supervisor {
 class Plugin;
 class PluginManager;
 
-class StoreService {
+class StoreService final : public RunJournal {
  public:
   [[nodiscard]] static Result<std::unique_ptr<StoreService>> open(boost::asio::io_context& io,
                                                                   const std::string& dir,
@@ -35,6 +37,14 @@ class StoreService {
   // Journals new, changed and vanished manifests, then restores each plugin's generation and
   // recovery phase from the desired state.
   [[nodiscard]] Result<void> reconcile(PluginManager& plugins);
+  // Crash-only start: the runs the journal says are live are adopted where their init still is
+  // the one recorded (the rest of the cgroup parent is reaped by claim, which this calls); runs
+  // that ended while no corrald watched are recorded as exits (and not restarted if their
+  // restart policy says so). Call after reconcile, before start_wanted.
+  [[nodiscard]] Result<void> adopt_runs(PluginManager& plugins, sandbox::CgroupBackend* cgroups);
+  // RunJournal.
+  void run_started(const std::string& plugin, const v1::Run& run) override;
+  void run_ended(const std::string& plugin, const std::string& status) override;
   // Starts every plugin the desired state wants up (or, if nothing was said, whose manifest says
   // autostart), unless it is quarantined or escalated.
   void start_wanted(PluginManager& plugins);
@@ -104,6 +114,7 @@ class StoreService {
   std::vector<Durable> durable_waiters_;
   bool sync_posted_ = false;
   uint64_t syncs_ = 0, synced_acks_ = 0;
+  std::vector<std::string> stay_down_;  // ended while away, and their policy says no restart
   uint64_t backlog_dropped_ = 0;
 };
 

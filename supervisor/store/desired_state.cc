@@ -7,7 +7,17 @@ void DesiredState::apply(uint64_t seq, const std::string& plugin, int64_t at_uni
   seq_ = seq;
   auto& r = plugins_[plugin];
   r.set_name(plugin);
-  r.set_generation(r.generation() + 1);
+  // The generation counts changes to what is wanted of the plugin (registration, commands,
+  // quarantine and escalation), not corrald's bookkeeping of its runs and breaker trips, which
+  // would otherwise make every client's expected generation stale at each restart.
+  switch (body.entry_case()) {
+    case v1::JournalBody::kRunStarted:
+    case v1::JournalBody::kRunEnded:
+    case v1::JournalBody::kBreaker:
+      break;
+    default:
+      r.set_generation(r.generation() + 1);
+  }
   r.set_updated_unix_ms(at_unix_ms);
   switch (body.entry_case()) {
     case v1::JournalBody::kRegistered:
@@ -33,6 +43,12 @@ void DesiredState::apply(uint64_t seq, const std::string& plugin, int64_t at_uni
       break;
     case v1::JournalBody::kBreaker:
       r.set_breaker_trips(body.breaker().trips());
+      break;
+    case v1::JournalBody::kRunStarted:
+      *r.mutable_live_run() = body.run_started();
+      break;
+    case v1::JournalBody::kRunEnded:
+      r.clear_live_run();
       break;
     case v1::JournalBody::ENTRY_NOT_SET:
       break;

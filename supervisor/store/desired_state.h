@@ -17,7 +17,7 @@ class DesiredState {
   void apply(uint64_t seq, const std::string& plugin, int64_t at_unix_ms,
              const v1::JournalBody& body);
   [[nodiscard]] const v1::PluginRecord* find(const std::string& plugin) const;
-  // Journal entries about the plugin so far (0 for one never mentioned).
+  // Changes to what is wanted of the plugin so far (0 for one never mentioned).
   [[nodiscard]] uint64_t generation(const std::string& plugin) const;
   [[nodiscard]] uint64_t seq() const { return seq_; }
   [[nodiscard]] const std::map<std::string, v1::PluginRecord>& plugins() const { return plugins_; }

@@ -82,13 +82,14 @@ Result<uint64_t> Journal::try_append(const JournalEntry& e, int64_t at_unix_ms, 
   ins->bind(1, static_cast<int64_t>(seq))
       .bind(2, at_unix_ms)
       .bind(3, e.plugin)
-      .bind(4, static_cast<int64_t>(gen + 1))
+      .bind(4, static_cast<int64_t>(gen))
       .bind(5, field != nullptr ? field->name() : std::string("none"))
       .bind_blob(6, body)
       .bind(7, e.correlation_id);
-  if (auto r = ins->run(); !r) return std::unexpected(r.error().wrap("journal"));
   DesiredState next = state_;
   next.apply(seq, e.plugin, at_unix_ms, e.body);
+  ins->bind(4, static_cast<int64_t>(next.generation(e.plugin)));
+  if (auto r = ins->run(); !r) return std::unexpected(r.error().wrap("journal"));
   if (seq % snapshot_every_ == 0) {
     std::string snap;
     if (!next.snapshot().SerializeToString(&snap)) {

@@ -383,3 +383,38 @@ v1::Request hello_request(uint32_t min, uint32_t max) {
 }
 
 }  // namespace corral::e2e
+
+namespace corral::e2e {
+
+std::optional<bool> cgroup_frozen(pid_t pid) {
+  auto slurp = [](const std::string& path) -> std::optional<std::string> {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  auto cg = slurp("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!cg) return std::nullopt;
+  std::string v2;
+  for (std::string_view rest = *cg; !rest.empty();) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (size_t f = line.find(":freezer:"); f != std::string_view::npos) {
+      auto st =
+          slurp("/sys/fs/cgroup/freezer" + std::string(line.substr(f + 9)) + "/freezer.state");
+      if (st) return st->starts_with("FROZEN");
+    }
+    if (line.starts_with("0::")) v2 = std::string(line.substr(3));
+  }
+  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+    auto ev = slurp(std::string(root) + v2 + "/cgroup.events");
+    if (ev && ev->find("frozen ") != std::string::npos) {
+      return ev->find("frozen 1") != std::string::npos;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace corral::e2e

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ bool wait_until(const std::function<bool()>& pred,
                 std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
 bool process_alive(pid_t pid);
+
+// Whether the kernel holds pid frozen (its v1 freezer or cgroup2 cgroup.events), or nullopt if
+// no freezer state is found.
+std::optional<bool> cgroup_frozen(pid_t pid);
 
 class CorraldFixture : public ::testing::Test {
  protected:

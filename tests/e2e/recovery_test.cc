@@ -58,29 +58,7 @@ class Recovery : public CorraldFixture {
     return h ? *h : v1::HealthReport{};
   }
   // Whether the kernel's freezer holds pid's cgroup frozen (v1 freezer.state, v2 cgroup.events).
-  static std::optional<bool> frozen(pid_t pid) {
-    auto cg = read_file("/proc/" + std::to_string(pid) + "/cgroup");
-    if (!cg) return std::nullopt;
-    std::string v2;
-    for (std::string_view rest = *cg; !rest.empty();) {
-      size_t nl = rest.find('\n');
-      std::string_view line = rest.substr(0, nl);
-      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-      if (size_t f = line.find(":freezer:"); f != std::string_view::npos) {
-        auto st = read_file("/sys/fs/cgroup/freezer" + std::string(line.substr(f + 9)) +
-                            "/freezer.state");
-        if (st) return st->starts_with("FROZEN");
-      }
-      if (line.starts_with("0::")) v2 = std::string(line.substr(3));
-    }
-    for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
-      auto ev = read_file(std::string(root) + v2 + "/cgroup.events");
-      if (ev && ev->find("frozen ") != std::string::npos) {
-        return ev->find("frozen 1") != std::string::npos;
-      }
-    }
-    return std::nullopt;
-  }
+  static std::optional<bool> frozen(pid_t pid) { return cgroup_frozen(pid); }
 };
 
 TEST_F(Recovery, ACrashLoopOpensTheBreakerLongerEachTripThenEscalates) {

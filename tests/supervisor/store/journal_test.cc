@@ -71,7 +71,7 @@ TEST(Journal, AResetEndsEscalation) {
   st.apply(3, "p", 3, r);
   EXPECT_EQ(st.find("p")->phase(), v1::PHASE_NORMAL);
   EXPECT_EQ(st.find("p")->breaker_trips(), 0u);
-  EXPECT_EQ(st.find("p")->generation(), 3u);
+  EXPECT_EQ(st.find("p")->generation(), 2u);  // a breaker trip is not a change of what is wanted
 }
 
 TEST(Journal, SnapshotsCutReplayAndAgreeWithTheFullJournal) {
