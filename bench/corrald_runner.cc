@@ -46,6 +46,10 @@ CorraldRunner::CorraldRunner(const std::string& tag, const std::string& config,
     std::ofstream(dir_ + "/plugins/" + name + ".toml") << text;
   }
   socket_ = dir_ + "/run/control.sock";
+  spawn();
+}
+
+void CorraldRunner::spawn() {
   std::string bin = std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald";
   if (::access(bin.c_str(), X_OK) != 0) die("no " + bin + " (build the corrald target)");
   std::vector<std::string> argv = {bin,
@@ -61,7 +65,8 @@ CorraldRunner::CorraldRunner(const std::string& tag, const std::string& config,
                                    socket_,
                                    "--log-level",
                                    "info"};
-  UniqueFd log(::open((dir_ + "/corrald.log").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd log(
+      ::open((dir_ + "/corrald.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!log) die("creating " + dir_ + "/corrald.log: " + std::strerror(errno));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -97,6 +102,19 @@ int CorraldRunner::running() const {
   int n = 0;
   for (const auto& p : l->plugins()) n += p.state() == v1::RUNNING ? 1 : 0;
   return n;
+}
+
+void CorraldRunner::kill9() {
+  if (pid_ <= 0) return;
+  (void)::kill(pid_, SIGKILL);
+  int st = 0;
+  (void)::waitpid(pid_, &st, 0);
+  pid_ = -1;
+}
+
+void CorraldRunner::respawn() {
+  if (pid_ > 0) die("respawn: corrald still runs");
+  spawn();
 }
 
 bool CorraldRunner::alive() {

@@ -31,9 +31,13 @@ class CorraldRunner {
   [[nodiscard]] bool alive();
   // SIGTERM, then up to 60 s; the wait status (-1: it had to be killed).
   int stop();
+  // SIGKILL (no chance to stop its plugins), and a new corrald on the same directories.
+  void kill9();
+  void respawn();
   [[nodiscard]] std::string log_tail() const;
 
  private:
+  void spawn();
   std::string dir_, socket_;
   pid_t pid_ = -1;
   int status_ = -1;

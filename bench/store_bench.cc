@@ -4,8 +4,11 @@
 //   2. Corral's store in-process: a journal entry (FULL), an audit record (FULL and NORMAL);
 //   3. durable mutating commands through a real corrald: `stop` of a stopped plugin (journaled
 //      with an fsync, audited with another, then answered) from 1 and 8 concurrent clients,
-//      and `status` (audited, not fsync'd) for comparison.
-//   store_bench [SECONDS]   (default 3 per corrald line)
+//      and `status` (audited, not fsync'd) for comparison;
+//   4. crash-only restart with N live sandboxed plugins: kill -9 corrald, start a new one on the
+//      same directories, time until it answers and until all N are RUNNING again with the same
+//      pids (adopted); the peer, in the same run: the cold start of the same N.
+//   store_bench [SECONDS] [N]   (default 3 s per corrald line, N = 200)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -149,12 +153,70 @@ void through_corrald(int clients, const std::string& command, std::chrono::secon
   if (d.stop() != 0) die("corrald did not stop cleanly: " + d.log_tail());
 }
 
+std::map<std::string, int> running_pids(CorraldRunner& d) {
+  std::map<std::string, int> out;
+  auto c = d.client(5s);
+  if (!c) return out;
+  auto l = c->list();
+  if (!l) return out;
+  for (const auto& p : l->plugins()) {
+    if (p.state() == v1::RUNNING) out[p.name()] = p.pid();
+  }
+  return out;
+}
+
+void restart(int n) {
+  std::map<std::string, std::string> manifests;
+  for (int i = 0; i < n; ++i) {
+    std::string name = "p" + std::to_string(i);
+    manifests[name] = "name = \"" + name + "\"\nexec = \"/bin/sleep\"\nargs = [\"600\"]\n";
+  }
+  CorraldRunner d(
+      "store-restart",
+      "[cgroup]\nparent = \"corral-restart-bench-" + std::to_string(::getpid()) + "\"\n",
+      manifests);
+  auto t0 = Clock::now();
+  std::map<std::string, int> before;
+  while (static_cast<int>((before = running_pids(d)).size()) < n) {
+    if (Clock::now() - t0 > 120s) die("the plugins did not all start: " + d.log_tail());
+    std::this_thread::sleep_for(5ms);
+  }
+  double cold_ms = us_since(t0) / 1000;
+  d.kill9();
+  auto t1 = Clock::now();
+  d.respawn();
+  double answer_ms = 0;
+  for (;;) {
+    if (d.client(1s)) break;
+    if (Clock::now() - t1 > 60s) die("corrald did not come back: " + d.log_tail());
+    std::this_thread::sleep_for(1ms);
+  }
+  answer_ms = us_since(t1) / 1000;
+  std::map<std::string, int> after;
+  while ((after = running_pids(d)).size() < before.size()) {
+    if (Clock::now() - t1 > 60s) die("not all adopted: " + d.log_tail());
+    std::this_thread::sleep_for(1ms);
+  }
+  double resumed_ms = us_since(t1) / 1000;
+  int same = 0;
+  for (const auto& [name, pid] : before) same += after.count(name) && after[name] == pid ? 1 : 0;
+  std::printf("crash-only restart, %d sandboxed plugins:\n", n);
+  std::printf("  kill -9 -> new corrald answers           %9.1f ms\n", answer_ms);
+  std::printf(
+      "  kill -9 -> all %d RUNNING again          %9.1f ms (%d/%d with the same pid: "
+      "adopted)\n",
+      n, resumed_ms, same, n);
+  std::printf("  peer: cold start of the same %d plugins  %9.1f ms\n", n, cold_ms);
+  if (d.stop() != 0) die("corrald did not stop cleanly: " + d.log_tail());
+}
+
 }  // namespace
 }  // namespace corral::bench
 
 int main(int argc, char** argv) {
   using namespace corral::bench;
   int secs = argc > 1 ? std::atoi(argv[1]) : 3;
+  int plugins = argc > 2 ? std::atoi(argv[2]) : 200;
   char tmpl[] = "/tmp/corral-store-bench.XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) die("mkdtemp");
   std::string dir = tmpl;
@@ -163,6 +225,7 @@ int main(int argc, char** argv) {
   in_process(dir, 300);
   for (int c : {1, 8}) through_corrald(c, "stop", std::chrono::seconds(secs));
   for (int c : {1, 8}) through_corrald(c, "status", std::chrono::seconds(secs));
+  restart(plugins);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return 0;
