@@ -151,6 +151,7 @@ int Daemon::run() {
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
   signals_.add(SIGHUP);
+  signals_.add(SIGUSR2);
   std::function<void()> wait_signal;
   wait_signal = [this, &wait_signal] {
     signals_.async_wait([this, &wait_signal](boost::system::error_code ec, int signo) {
@@ -201,7 +202,22 @@ void Daemon::on_signal(int signo) {
     spdlog::warn("SIGHUP: reloading manifests is not supported yet; ignoring");
     return;
   }
+  if (signo == SIGUSR2) return detach();
   shutdown(signo == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void Daemon::detach() {
+  // An upgrade or a restart of corrald alone: its plugins keep running and the next corrald
+  // adopts them. Everything durable is written first; then corrald exits without running a
+  // destructor, as a crash would, so that nothing of theirs is stopped or removed.
+  spdlog::warn("SIGUSR2: exiting and leaving {} plugin(s) running; the next corrald adopts them",
+               plugins_->size());
+  (void)sd_notify(0, "STOPPING=1");
+  router_->set_draining();
+  server_->shutdown();
+  store_->stop();
+  spdlog::shutdown();  // flushes the log
+  ::_exit(0);
 }
 
 void Daemon::shutdown(const char* why) {

@@ -1,6 +1,7 @@
 // Daemon: composes corrald. Takes the runtime-dir lock, loads manifests, opens the control socket,
 // starts autostart plugins, tells systemd it is ready (and pings its watchdog), and on SIGTERM or
-// SIGINT drains: refuses new commands, closes sessions, stops every plugin, then returns 0.
+// SIGINT drains: refuses new commands, closes sessions, stops every plugin, then returns 0. On
+// SIGUSR2 it exits leaving its plugins running, for the next corrald to adopt (an upgrade).
 #pragma once
 
 #include <memory>
@@ -33,6 +34,7 @@ class Daemon {
   [[nodiscard]] Result<void> init();
   void on_signal(int signo);
   void shutdown(const char* why);
+  [[noreturn]] void detach();
   void arm_watchdog();
 
   DaemonConfig config_;

@@ -361,6 +361,23 @@ policy = "no"
   EXPECT_TRUE(wait_until([&] { return !process_alive(before.pid()); }, 5s));
 }
 
+TEST_F(Durability, SigusrTwoExitsLeavingPluginsForTheNextCorraldToAdopt) {
+  write_manifest("sleeper.toml", kSleeper);
+  start_daemon();
+  ASSERT_TRUE(wait_state("sleeper", v1::RUNNING));
+  pid_t pid = status("sleeper").pid();
+  ASSERT_EQ(::kill(daemon_pid_, SIGUSR2), 0);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(daemon_pid_, &wstatus, 0), daemon_pid_);
+  daemon_pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  EXPECT_TRUE(process_alive(pid));
+  EXPECT_THAT(daemon_log(), HasSubstr("leaving 1 plugin(s) running"));
+  start_daemon();
+  EXPECT_EQ(status("sleeper").pid(), pid);
+  EXPECT_EQ(status("sleeper").state(), v1::RUNNING);
+}
+
 TEST_F(Durability, AQuarantineOutlivesARestartOfCorraldUntilAReset) {
   if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/unshare";
   if (!sandbox::seccomp_notify_supported()) {
