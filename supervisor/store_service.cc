@@ -197,6 +197,14 @@ Result<void> StoreService::adopt_runs(PluginManager& plugins, sandbox::CgroupBac
       auto a = cgroups->adopt(p.name());
       if (a) {
         cg = std::move(*a);
+        // The kernel's view must agree with the record: the init is in the run's cgroup.
+        auto members = cg->pids();
+        if (!members ||
+            std::find(members->begin(), members->end(), l.run.init_pid()) == members->end()) {
+          ok =
+              make_error(Code::kFailedPrecondition, "init pid " + std::to_string(l.run.init_pid()) +
+                                                        " is not in its cgroup " + cg->dir(""));
+        }
       } else {
         ok = std::unexpected(a.error());
       }
