@@ -23,6 +23,7 @@
 #include "collectors/parsers.h"
 #include "collectors/proc_dir.h"
 #include "collectors/target_files.h"
+#include "common/signals.h"
 
 namespace corral::collectors {
 
@@ -229,6 +230,7 @@ Result<int> SockDiagCollector::diag_for(uint64_t ino, pid_t pid) {
   // A thread of our own enters the namespace, opens the socket there and ends, taking the
   // namespace change with it; the socket stays bound to that namespace.
   Result<UniqueFd> made = make_error(Code::kInternal, "not run");
+  BlockAllSignals blocked;  // the helper thread starts with every signal blocked
   std::thread([&] {
     if (::setns(ns.get(), CLONE_NEWNET) != 0) {
       made = sys_error("setns into " + path);

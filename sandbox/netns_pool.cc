@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "common/signals.h"
+
 namespace corral::sandbox {
 
 namespace {
@@ -39,8 +41,12 @@ Result<UniqueFd> NetnsPool::make_one(int home) {
   return ns;
 }
 
-NetnsPool::NetnsPool(size_t depth)
-    : depth_(depth == 0 ? 1 : depth), thread_([this](std::stop_token st) { run(st); }) {}
+NetnsPool::NetnsPool(size_t depth) : depth_(depth == 0 ? 1 : depth), thread_(start()) {}
+
+std::jthread NetnsPool::start() {
+  BlockAllSignals blocked;  // the thread inherits the mask: no process signal lands on it
+  return std::jthread([this](std::stop_token st) { run(st); });
+}
 
 NetnsPool::~NetnsPool() {
   thread_.request_stop();

@@ -39,6 +39,7 @@ class NetnsPool {
   std::condition_variable_any cv_;
   std::deque<UniqueFd> ready_;
   std::optional<Error> broken_;
+  [[nodiscard]] std::jthread start();
   std::jthread thread_;  // last: started once the members above exist
 };
 

@@ -455,6 +455,9 @@ void StoreService::stop() {
   if (stopped_) return;
   stopped_ = true;
   run_sync();
+  // Everything committed with synchronous=NORMAL (run ends, reads' audit records) to the disk
+  // before corrald is gone.
+  if (auto r = store_->db().sync_wal(); !r) spdlog::error("store: {}", r.error().describe());
   timer_.cancel();
   if (!backlog_.empty()) flush_backlog();
   if (!backlog_.empty()) {

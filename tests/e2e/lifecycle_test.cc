@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 
@@ -260,6 +261,26 @@ namespace {
 
 // corrald under a (fake) systemd: READY=1 once listening, WATCHDOG=1 pings at half the interval,
 // STOPPING=1 on SIGTERM. The notify socket is a datagram socket this test owns.
+// systemd (or an impatient operator) may signal again while corrald tears down: the signals must
+// not land on a helper thread (the network-namespace pool's) with their default action.
+TEST_F(Lifecycle, RepeatedSigtermDuringShutdownStillExitsZero) {
+  write_manifest("sleeper.toml", kSleeper);  // sandboxed: the netns pool's thread exists
+  start_daemon();
+  ASSERT_TRUE(wait_state("sleeper", v1::RUNNING));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the pool's thread is refilling
+  pid_t pid = daemon_pid_;
+  int status = 0;
+  for (int i = 0; i < 2000; ++i) {
+    if (::kill(pid, SIGTERM) != 0) break;
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (::waitpid(pid, &status, 0) != pid && errno != ECHILD) FAIL() << std::strerror(errno);
+  daemon_pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status << (WIFSIGNALED(status) ? " (killed by a signal)" : "");
+}
+
 TEST_F(Lifecycle, TalksToSystemdNotifySocket) {
   std::string path = dir_ + "/notify.sock";
   UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
