@@ -17,6 +17,19 @@ constexpr const char* kColumns =
     "seq, at_ms, kind, uid, gid, pid, exe, command, plugin, args_digest, result, message, "
     "duration_us, correlation_id, prev_hash, hash";
 
+AuditRecord row_of(const Stmt& s);
+
+// Every row the statement yields, as records.
+Result<std::vector<AuditRecord>> rows_of(Stmt& s) {
+  std::vector<AuditRecord> out;
+  for (;;) {
+    auto r = s.step();
+    if (!r) return std::unexpected(r.error());
+    if (!*r) return out;
+    out.push_back(row_of(s));
+  }
+}
+
 AuditRecord row_of(const Stmt& s) {
   AuditRecord r;
   r.seq = static_cast<uint64_t>(s.int64(0));
@@ -203,27 +216,13 @@ Result<std::vector<AuditRecord>> AuditLog::query(const AuditQuery& q) const {
                         "ORDER BY seq DESC LIMIT ?3) ORDER BY seq");
   if (!s) return std::unexpected(s.error());
   s->bind(1, q.since_unix_ms).bind(2, q.plugin).bind(3, static_cast<int64_t>(q.limit));
-  std::vector<AuditRecord> out;
-  for (;;) {
-    auto r = s->step();
-    if (!r) return std::unexpected(r.error());
-    if (!*r) break;
-    out.push_back(row_of(*s));
-  }
-  return out;
+  return rows_of(*s);
 }
 
 Result<std::vector<AuditRecord>> read_all_records(Db& db) {
   auto s = db.prepare(std::string("SELECT ") + kColumns + " FROM audit ORDER BY seq");
   if (!s) return std::unexpected(s.error());
-  std::vector<AuditRecord> out;
-  for (;;) {
-    auto r = s->step();
-    if (!r) return std::unexpected(r.error());
-    if (!*r) break;
-    out.push_back(row_of(*s));
-  }
-  return out;
+  return rows_of(*s);
 }
 
 }  // namespace corral::supervisor::store

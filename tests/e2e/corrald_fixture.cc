@@ -207,6 +207,14 @@ void CorraldFixture::start_daemon(const std::vector<std::string>& extra_flags,
   ASSERT_TRUE(up && daemon_pid_ > 0) << "corrald did not come up; log:\n" << daemon_log();
 }
 
+void CorraldFixture::kill_daemon() {
+  ASSERT_GT(daemon_pid_, 0);
+  ASSERT_EQ(::kill(daemon_pid_, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(daemon_pid_, &status, 0), daemon_pid_);
+  daemon_pid_ = -1;
+}
+
 int CorraldFixture::stop_daemon(std::chrono::milliseconds deadline) {
   if (daemon_pid_ <= 0) return -1;
   ::kill(daemon_pid_, SIGTERM);

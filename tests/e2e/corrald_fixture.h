@@ -48,6 +48,8 @@ class CorraldFixture : public ::testing::Test {
   // Starts corrald and waits until its socket answers. Extra flags are appended.
   void start_daemon(const std::vector<std::string>& extra_flags = {},
                     const std::vector<std::string>& extra_env = {});
+  // SIGKILL, as a crash: corrald gets no chance to stop its plugins. Waits for it.
+  void kill_daemon();
   // SIGTERM, wait; returns corrald's exit status (as from waitpid) or -1 on timeout.
   int stop_daemon(std::chrono::milliseconds deadline = std::chrono::seconds(30));
 

@@ -319,10 +319,7 @@ policy = "no"
   ASSERT_GT(before.pid(), 0);
   ASSERT_GT(before.init_pid(), 0);
   std::string cgroup_before = read_text("/proc/" + std::to_string(before.pid()) + "/cgroup");
-  ASSERT_EQ(::kill(daemon_pid_, SIGKILL), 0);
-  int wstatus = 0;
-  ASSERT_EQ(::waitpid(daemon_pid_, &wstatus, 0), daemon_pid_);
-  daemon_pid_ = -1;
+  kill_daemon();
   std::this_thread::sleep_for(1s);  // brief exits meanwhile; ticker keeps writing
   EXPECT_TRUE(process_alive(before.pid())) << "plugins outlive a killed corrald";
 
@@ -414,10 +411,7 @@ on_seccomp = "quarantine"
       [&] { return status("prober").state() == v1::QUARANTINED && status("prober").pid() > 0; },
       10s));
   pid_t held = status("prober").pid();
-  ASSERT_EQ(::kill(daemon_pid_, SIGKILL), 0);
-  int wstatus = 0;
-  ASSERT_EQ(::waitpid(daemon_pid_, &wstatus, 0), daemon_pid_);
-  daemon_pid_ = -1;
+  kill_daemon();
   start_daemon();
   EXPECT_EQ(status("prober").state(), v1::QUARANTINED);
   EXPECT_EQ(status("prober").pid(), held) << "adopted, not replaced";
@@ -476,10 +470,7 @@ TEST_F(Durability, KillNineInALoopLosesNoAcknowledgedCommandAndOrphansNothing) {
     ASSERT_TRUE(send_request(raw.get(), hello_request()));
     ASSERT_TRUE(read_response(raw.get()).has_value());
     ASSERT_TRUE(send_request(raw.get(), last));
-    ASSERT_EQ(::kill(daemon_pid_, SIGKILL), 0);
-    int wstatus = 0;
-    ASSERT_EQ(::waitpid(daemon_pid_, &wstatus, 0), daemon_pid_);
-    daemon_pid_ = -1;
+    kill_daemon();
     start_daemon();  // adopts the runs it has records of, reaps any other
     std::vector<pid_t> current;
     for (int i = 0; i < kPlugins; ++i) current.push_back(status("p" + std::to_string(i)).pid());
