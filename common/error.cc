@@ -30,6 +30,8 @@ std::string_view code_name(Code code) {
       return "protocol error";
     case Code::kConflict:
       return "conflict";
+    case Code::kUnauthenticated:
+      return "unauthenticated";
   }
   return "unknown";
 }

@@ -25,6 +25,7 @@ enum class Code {
   kInternal,
   kProtocol,  // the peer broke the wire protocol (bad frame, no common version)
   kConflict,  // an expected generation did not match: someone else changed it first
+  kUnauthenticated,  // a signed request's signature, token, nonce or timestamp was refused
 };
 
 std::string_view code_name(Code code);

@@ -30,6 +30,7 @@ enum ExitCode : int {
     case Code::kUnavailable:
       return kExitUnavailable;
     case Code::kPermissionDenied:
+    case Code::kUnauthenticated:
       return kExitPermission;
     case Code::kResourceExhausted:
     case Code::kConflict:  // re-read and retry

@@ -19,7 +19,7 @@ namespace corral::proto {
 inline constexpr uint32_t kDefaultMaxFrameBytes = 1u << 20;
 inline constexpr size_t kFrameHeaderBytes = 4;
 inline constexpr uint32_t kProtocolMinVersion = 1;
-inline constexpr uint32_t kProtocolMaxVersion = 1;
+inline constexpr uint32_t kProtocolMaxVersion = 2;
 
 // Serializes msg and prepends the length header. Fails if the message exceeds max_frame_bytes.
 [[nodiscard]] Result<std::string> encode_frame(const google::protobuf::MessageLite& msg,

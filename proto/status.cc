@@ -28,6 +28,8 @@ v1::StatusCode to_wire(Code code) {
       return v1::MALFORMED_FRAME;
     case Code::kConflict:
       return v1::CONFLICT;
+    case Code::kUnauthenticated:
+      return v1::UNAUTHENTICATED;
   }
   return v1::INTERNAL;
 }
@@ -58,6 +60,8 @@ Code from_wire(v1::StatusCode code) {
       return Code::kUnimplemented;
     case v1::CONFLICT:
       return Code::kConflict;
+    case v1::UNAUTHENTICATED:
+      return Code::kUnauthenticated;
     default:
       return Code::kInternal;
   }

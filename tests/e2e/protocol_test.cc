@@ -48,13 +48,13 @@ TEST_F(Protocol, HelloNegotiatesAndDiscoversCommands) {
   EXPECT_EQ(r->correlation_id(), "corr-1");
   EXPECT_EQ(r->status().code(), v1::OK);
   const auto& h = r->hello();
-  EXPECT_EQ(h.version(), 1u);
-  EXPECT_EQ(h.server_max_version(), 1u);
+  EXPECT_EQ(h.version(), 2u);
+  EXPECT_EQ(h.server_max_version(), 2u);
   EXPECT_EQ(h.max_frame_bytes(), 1u << 20);
   std::vector<std::string> names;
   for (const auto& c : h.commands()) {
     names.push_back(c.name());
-    EXPECT_EQ(c.since_version(), 1u);
+    EXPECT_LE(c.since_version(), 2u);
     EXPECT_GT(c.field_number(), 0u);
   }
   EXPECT_THAT(names, ::testing::IsSupersetOf({"hello", "version", "list", "status", "start", "stop",
@@ -69,7 +69,7 @@ TEST_F(Protocol, NoCommonVersionIsRefusedAndClosed) {
   auto r = read_response(fd.get());
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status().code(), v1::UNSUPPORTED_VERSION);
-  EXPECT_THAT(r->status().message(), HasSubstr("client speaks 5..7, corrald speaks 1..1"));
+  EXPECT_THAT(r->status().message(), HasSubstr("client speaks 5..7, corrald speaks 1..2"));
   EXPECT_TRUE(peer_closed(fd.get()));
   expect_still_serving();
 }
