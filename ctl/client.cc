@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "proto/request_signature.h"
 #include "proto/status.h"
 
 namespace corral::ctl {
@@ -132,6 +133,13 @@ Result<void> Client::send(v1::Request& req) {
   req.set_id(next_id_++);
   if (req.correlation_id().empty()) {
     req.set_correlation_id("ctl-" + std::to_string(::getpid()) + "-" + std::to_string(req.id()));
+  }
+  if (options_.sign && !req.has_hello()) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const SignAs& s = *options_.sign;
+    if (auto r = proto::sign_request(req, s.client_id, s.secret, s.token, now); !r) return r;
   }
   auto frame = proto::encode_frame(req, options_.max_frame_bytes);
   if (!frame) return std::unexpected(frame.error());

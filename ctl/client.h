@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
@@ -16,11 +17,19 @@
 
 namespace corral::ctl {
 
+// Signing every request (protocol v2) as a client acting for a token's subject.
+struct SignAs {
+  std::string client_id;
+  std::string secret;  // proto::load_client_secret
+  v1::AuthToken token;
+};
+
 struct ClientOptions {
   std::string socket_path;
   std::chrono::milliseconds timeout{5000};  // per request; 0 means no deadline
   std::string client_name = "corral-client";
   uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
+  std::optional<SignAs> sign;  // set: every request after Hello is signed
 };
 
 // $CORRAL_SOCKET if set and non-empty, else /run/corral/control.sock.

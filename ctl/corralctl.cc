@@ -22,8 +22,10 @@
 #include "ctl/exit_codes.h"
 #include "ctl/format.h"
 #include "ctl/recovery_format.h"
+#include "ctl/security_commands.h"
 #include "ctl/stats_format.h"
 #include "ctl/store_commands.h"
+#include "proto/request_signature.h"
 
 #ifndef CORRAL_VERSION
 #define CORRAL_VERSION "0.0.0"
@@ -53,6 +55,11 @@ struct Options {
   // events
   std::string plugin;
   uint64_t after = 0;
+  // signed requests (for a client acting on behalf of a token's subject)
+  std::string sign_as, secret_file, subject, session;
+  std::vector<std::string> token_permissions;
+  uint32_t token_ttl_s = 300;
+  ctl::SubscribeOptions sub;
 };
 
 // "256M", "2G", "4096": bytes (powers of 1024).
@@ -180,10 +187,38 @@ int run(const std::string& cmd, const Options& o) {
   co.socket_path = o.socket.empty() ? ctl::default_socket_path() : o.socket;
   co.timeout = std::chrono::milliseconds(o.timeout_ms);
   co.client_name = std::string("corralctl/") + CORRAL_VERSION;
+  if (!o.sign_as.empty()) {
+    if (o.secret_file.empty() || o.subject.empty()) {
+      std::cerr << "corralctl: --sign-as needs --secret-file and --subject\n";
+      return ctl::kExitUsage;
+    }
+    auto secret = proto::load_client_secret(o.secret_file);
+    if (!secret) return fail(secret.error());
+    ctl::SignAs s{o.sign_as, std::move(*secret), {}};
+    s.token.set_subject(o.subject);
+    s.token.set_session_id(o.session);
+    for (const auto& p : o.token_permissions) s.token.add_permissions(p);
+    if (o.token_permissions.empty()) s.token.add_permissions("*");
+    s.token.set_expires_unix_ms(now_ms() + int64_t{o.token_ttl_s} * 1000);
+    co.sign = std::move(s);
+  }
+  const ctl::CtlHooks hooks{[](const google::protobuf::Message& m) { print_json(m); },
+                            [](const Error& e) { return fail(e); },
+                            [](int fd) { stop_following_on_sigint(fd); },
+                            [] { return g_interrupted != 0; }};
+  if (cmd == "subscribe") {
+    ctl::SubscribeOptions so = o.sub;
+    so.follow = o.follow;
+    so.after = o.after;
+    so.json = o.json;
+    if (!o.plugin.empty()) so.plugins.push_back(o.plugin);
+    return ctl::run_subscribe(co, so, hooks);
+  }
   auto client = ctl::Client::connect(co);
   if (!client) return fail(client.error());
   ctl::Client& c = *client;
 
+  if (cmd == "whoami") return ctl::run_whoami(c, o.json, hooks);
   if (cmd == "version") {
     auto v = c.version();
     if (!v) return fail(v.error());
@@ -421,7 +456,20 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 invalid or not allowed now,\n"
       "69 corrald not running, 75 try again later, 76 protocol error, 77 permission denied.");
 
+  app.add_option("--sign-as", o.sign_as,
+                 "sign every request as this client id ([[auth.client]] in corrald.toml)");
+  app.add_option("--secret-file", o.secret_file, "the client's secret (mode 0600)");
+  app.add_option("--subject", o.subject, "on whose behalf (the token's subject)");
+  app.add_option("--session", o.session, "the token's session id");
+  app.add_option("--token-permissions", o.token_permissions,
+                 "what the token allows (default *: all the peer's role allows)")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--token-ttl", o.token_ttl_s, "seconds until the token expires (default 300)");
   app.add_subcommand("version", "client and daemon versions, negotiated protocol");
+  app.add_subcommand("whoami",
+                     "who corrald takes you to be: uid, groups, roles, permissions, rate, and the "
+                     "commands you may run");
   app.add_subcommand("list", "every plugin with its state");
   app.add_subcommand("doctor", "what this host's kernel offers the sandbox, as corrald sees it");
   app.add_subcommand("status", "one plugin in detail")
@@ -461,12 +509,26 @@ int main(int argc, char** argv) {
                      "(a quarantined run is replaced; a plugin that is down is started)")
       ->add_option("name", o.name, "plugin name")
       ->required();
+  auto all_of = CLI::MultiOptionPolicy::TakeAll;
   auto* events = app.add_subcommand(
       "events", "signals, breaker transitions and recovery actions, with their causes");
   events->add_option("--plugin", o.plugin, "only this plugin's");
   events->add_option("-n,--tail", o.tail, "at most this many past events (default 100)");
   events->add_option("--after", o.after, "only events after this sequence number");
   events->add_flag("-f,--follow", o.follow, "keep printing new events");
+  auto* subscribe = app.add_subcommand(
+      "subscribe",
+      "events from corrald's store after a seq, filtered, then live (-f); resumes after the last "
+      "seq seen when the stream drops or corrald restarts");
+  subscribe->add_option("--plugin", o.sub.plugins, "only these plugins' (repeatable)")
+      ->multi_option_policy(all_of);
+  subscribe->add_option("--type", o.sub.types, "signal, transition, action or alert (repeatable)")
+      ->multi_option_policy(all_of);
+  subscribe->add_option("--severity", o.sub.min_severity, "at least: info, warning or critical");
+  subscribe->add_option("--after", o.after, "only events after this sequence number");
+  subscribe->add_option("-n,--max", o.sub.max, "without -f: at most this many (0: all)");
+  subscribe->add_flag("-f,--follow", o.follow, "keep printing new events");
+  subscribe->add_flag("!--no-resume", o.sub.resume, "with -f: end when the stream drops");
 
   auto* run_cmd = app.add_subcommand(
       "run",

@@ -37,47 +37,62 @@ PendingAudit pending_audit_of(const v1::Request& req, const std::string& correla
   return a;
 }
 
-std::optional<v1::Response> Router::audit(const Session& s, const PendingAudit& a,
-                                          const v1::Response& resp) {
-  if (store_ == nullptr) return std::nullopt;
-  auto r = store_->audit_command(s.peer(), a, resp);
-  if (r &&
-      (*r == StoreService::Audited::kWritten || !a.mutating || resp.status().code() != v1::OK)) {
-    return std::nullopt;
-  }
-  if (r) {
+std::optional<v1::Response> answer_after_audit(const PendingAudit& a, const v1::Response& resp,
+                                               Result<Audited> audited,
+                                               const Result<void>& synced) {
+  if (audited && *audited == Audited::kQueued && a.mutating && resp.status().code() == v1::OK) {
     // A mutating command applied while the trail could not be written (the disk filled between
     // its journal commit and its record): the record waits in the backlog, and the answer says so.
-    r = std::unexpected(Error{Code::kResourceExhausted, 0,
-                              "the store stopped taking writes; the record waits in memory"});
+    audited = std::unexpected(Error{Code::kResourceExhausted, 0,
+                                    "the store stopped taking writes; the record waits in memory"});
   }
-  spdlog::error("audit: cannot record {} by uid {} (pid {}): {}", a.command, s.peer().uid,
-                s.peer().pid, r.error().describe());
+  if (audited) {
+    if (a.mutating && !synced && resp.status().code() == v1::OK) {
+      v1::Response out = resp;
+      proto::set_error(out, synced.error().wrap("applied, but not known to be on disk"));
+      return out;
+    }
+    return std::nullopt;
+  }
+  spdlog::error("audit: cannot record {}: {}", a.command, audited.error().describe());
   v1::Response out;
   out.set_id(resp.id());
   out.set_correlation_id(resp.correlation_id());
-  std::string why = r.error().describe();
+  std::string why = audited.error().describe();
   if (resp.status().code() != v1::OK) {
     // Already a refusal: its own reason stays first.
     out = resp;
     out.mutable_status()->set_message(resp.status().message() +
                                       " (and its audit record could not be written: " + why + ")");
   } else if (a.mutating) {
-    proto::set_error(out, Error{Code::kInternal, r.error().errnum,
+    proto::set_error(out, Error{Code::kInternal, audited.error().errnum,
                                 a.command +
                                     " was applied (it is in the journal), but its audit "
                                     "record could not be written: " +
                                     why});
   } else {
-    proto::set_error(out, Error{r.error().code, r.error().errnum,
+    proto::set_error(out, Error{audited.error().code, audited.error().errnum,
                                 "corrald answers no command it cannot audit: " + why});
   }
   return out;
 }
 
-void Router::when_durable(std::function<void(const Result<void>&)> f) {
-  if (store_ == nullptr) return f({});
-  store_->when_durable(std::move(f));
+void Router::audit(const Session& s, const PendingAudit& a, const v1::Response& resp,
+                   AuditDone done) {
+  if (store_ == nullptr) {
+    if (done) done(Audited::kWritten, {});
+    return;
+  }
+  auto cb = std::move(done);
+  if (a.on_behalf.empty()) return store_->audit_command(s.peer(), a, resp, a.mutating, cb);
+  // Who the signed request acted for, ahead of the result's message.
+  v1::Response shown = resp;
+  shown.mutable_status()->set_message("for " + a.on_behalf + ": " + resp.status().message());
+  store_->audit_command(s.peer(), a, shown, a.mutating, cb);
+}
+
+void Router::refused(const Session& s, const std::string& what, const std::string& message) {
+  if (store_ != nullptr) store_->audit_refusal(s.peer(), what, "resource exhausted", message);
 }
 
 bool Router::commit(Plugin& p, const std::string& command, bool acts,

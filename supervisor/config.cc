@@ -38,7 +38,9 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
   DaemonConfig c;
   auto doc = r.parse(text);
   if (!doc) return std::unexpected(r.error());
-  r.reject_unknown(*doc, "", {"daemon", "control", "cgroup", "sandbox", "telemetry"});
+  r.reject_unknown(*doc, "",
+                   {"daemon", "control", "cgroup", "sandbox", "telemetry", "roles", "auth"});
+  parse_auth_config(r, *doc, c.auth);
 
   if (const toml::table* d = r.table(*doc, "daemon")) {
     r.reject_unknown(*d, "daemon",
@@ -62,9 +64,11 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     }
   }
   if (const toml::table* ctl = r.table(*doc, "control")) {
-    r.reject_unknown(*ctl, "control",
-                     {"socket", "socket_mode", "socket_group", "max_frame_bytes", "max_connections",
-                      "max_runs_per_uid", "run_retention_ms"});
+    r.reject_unknown(
+        *ctl, "control",
+        {"socket", "socket_mode", "socket_group", "max_frame_bytes", "max_connections",
+         "max_connections_per_uid", "frame_timeout_ms", "idle_timeout_ms", "requests_per_second",
+         "burst", "subscriber_buffer_bytes", "max_runs_per_uid", "run_retention_ms"});
     if (auto v = r.string(*ctl, "control", "socket")) c.socket = *v;
     if (auto v = r.string(*ctl, "control", "socket_mode")) {
       char* end = nullptr;
@@ -88,6 +92,24 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     }
     if (auto v = r.integer(*ctl, "control", "max_connections", 1, 65536)) {
       c.max_connections = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*ctl, "control", "max_connections_per_uid", 1, 65536)) {
+      c.max_connections_per_uid = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*ctl, "control", "frame_timeout_ms", 10, 600000)) {
+      c.frame_timeout_ms = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*ctl, "control", "idle_timeout_ms", 10, 86400000)) {
+      c.idle_timeout_ms = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*ctl, "control", "requests_per_second", 0, 10000000)) {
+      c.requests_per_second = static_cast<double>(*v);
+    }
+    if (auto v = r.integer(*ctl, "control", "burst", 1, 10000000)) {
+      c.burst = static_cast<uint32_t>(*v);
+    }
+    if (auto v = r.integer(*ctl, "control", "subscriber_buffer_bytes", 4096, 64ll << 20)) {
+      c.subscriber_buffer_bytes = static_cast<uint32_t>(*v);
     }
     if (auto v = r.integer(*ctl, "control", "max_runs_per_uid", 1, 4096)) {
       c.max_runs_per_uid = static_cast<uint32_t>(*v);

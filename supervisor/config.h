@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "supervisor/auth_config.h"
 
 namespace corral::supervisor {
 
@@ -24,7 +25,21 @@ struct DaemonConfig {
   mode_t socket_mode = 0660;
   std::string socket_group;  // empty: leave the socket's group alone
   uint32_t max_frame_bytes = 1u << 20;
-  uint32_t max_connections = 256;
+  // Connection caps (systemd's varlink uses the same: 4096 in all, 1024 per uid).
+  uint32_t max_connections = 4096;
+  uint32_t max_connections_per_uid = 1024;
+  // A frame begun must be complete within frame_timeout_ms (no slow-loris); a connection with
+  // nothing in flight and no stream open is closed after idle_timeout_ms.
+  uint32_t frame_timeout_ms = 5000;
+  uint32_t idle_timeout_ms = 300000;
+  // Token bucket per peer uid (a role may set its own); 0: unlimited. A client over it is
+  // slowed (its connection is not read until a token is there), not refused.
+  double requests_per_second = 20000;
+  uint32_t burst = 40000;
+  // A subscriber with more than this many bytes of events not yet taken by its client is
+  // dropped (it resumes from its last seq).
+  uint32_t subscriber_buffer_bytes = 1u << 20;
+  AuthConfig auth;
   // One-shot runs (`corralctl run`): at most this many live at once per client uid, and a
   // finished one stays visible (status, logs) this long before it is garbage-collected.
   uint32_t max_runs_per_uid = 16;

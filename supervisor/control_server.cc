@@ -7,13 +7,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.h"
 #include "proto/status.h"
 #include "supervisor/router.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
 
 namespace corral::supervisor {
 
@@ -62,6 +68,35 @@ Result<UniqueFd> bind_socket(const std::string& path, mode_t mode) {
   return fd;
 }
 
+// The kernel's word on who connected: SO_PEERCRED, SO_PEERGROUPS and the executable through a
+// pidfd (SO_PEERPIDFD where the kernel has it).
+Result<PeerCred> peer_of(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    return sys_error("SO_PEERCRED");
+  }
+  PeerCred peer;
+  peer.pid = cred.pid;
+  peer.uid = cred.uid;
+  peer.gid = cred.gid;
+  std::vector<gid_t> groups(64);
+  for (;;) {
+    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) == 0) {
+      groups.resize(glen / sizeof(gid_t));
+      break;
+    }
+    if (errno != ERANGE || groups.size() >= 65536) return sys_error("SO_PEERGROUPS");
+    groups.resize(std::max<size_t>(glen / sizeof(gid_t), groups.size() * 2));
+  }
+  peer.groups = std::move(groups);
+  auto id = identify_peer(fd, cred.pid);
+  peer.exe = std::move(id.exe);
+  peer.identity_source = std::move(id.source);
+  return peer;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::create(asio::io_context& io,
@@ -102,6 +137,9 @@ ControlServer::ControlServer(asio::io_context& io, std::string path, dev_t dev, 
       ino_(ino),
       max_frame_bytes_(config.max_frame_bytes),
       max_connections_(config.max_connections),
+      max_per_uid_(config.max_connections_per_uid),
+      limits_{std::chrono::milliseconds(config.frame_timeout_ms),
+              std::chrono::milliseconds(config.idle_timeout_ms)},
       router_(router) {}
 
 ControlServer::~ControlServer() {
@@ -141,14 +179,9 @@ void ControlServer::accept() {
       });
       return;
     }
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    PeerCred peer;
-    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      peer = {cred.pid, cred.uid, cred.gid, identify_peer(socket.native_handle(), cred.pid).exe};
-    } else {
-      spdlog::warn("control: SO_PEERCRED failed: {}; refusing the connection",
-                   std::strerror(errno));
+    auto peer = peer_of(socket.native_handle());
+    if (!peer) {
+      spdlog::warn("control: {}; refusing the connection", peer.error().describe());
       accept();
       return;
     }
@@ -156,20 +189,37 @@ void ControlServer::accept() {
       auto s = w.lock();
       return !s || s->closed();
     });
-    auto session = std::make_shared<Session>(std::move(socket), next_session_++, peer, router_,
-                                             max_frame_bytes_);
+    PeerAuth auth = authorizer_ != nullptr
+                        ? authorizer_->resolve(peer->uid, peer->gid, peer->groups)
+                        : PeerAuth{{"admin"}, {}, {}};
+    const uid_t uid = peer->uid;
+    auto session = std::make_shared<Session>(std::move(socket), next_session_++, std::move(*peer),
+                                             std::move(auth), router_, max_frame_bytes_, limits_);
+    std::string refusal;
     if (sessions_.size() >= max_connections_) {
-      spdlog::warn("control: {} connections open (the cap); refusing pid {} uid {}",
-                   sessions_.size(), peer.pid, peer.uid);
+      refusal = "too many connections: " + std::to_string(sessions_.size()) + " open, the cap is " +
+                std::to_string(max_connections_);
+    } else if (per_uid_[uid] >= max_per_uid_) {
+      refusal = "too many connections from uid " + std::to_string(uid) + ": " +
+                std::to_string(per_uid_[uid]) + " open, the cap per uid is " +
+                std::to_string(max_per_uid_);
+    }
+    if (!refusal.empty()) {
+      spdlog::warn("control: {}; refusing pid {}", refusal, session->peer().pid);
+      router_.refused(*session, "connect", refusal);
       v1::Response resp;
-      proto::set_error(
-          resp, Error{Code::kResourceExhausted, 0,
-                      "too many connections (cap " + std::to_string(max_connections_) + ")"});
+      proto::set_error(resp, Error{Code::kResourceExhausted, 0, refusal});
       session->send(resp);
       session->close_after_flush();
     } else {
-      spdlog::debug("control: session {} from pid {} uid {} gid {}", session->id(), peer.pid,
-                    peer.uid, peer.gid);
+      spdlog::debug("control: session {} from pid {} uid {} gid {}", session->id(),
+                    session->peer().pid, uid, session->peer().gid);
+      ++per_uid_[uid];
+      session->on_close([this, uid] {
+        if (auto it = per_uid_.find(uid); it != per_uid_.end() && --it->second == 0) {
+          per_uid_.erase(it);
+        }
+      });
       sessions_.push_back(session);
       session->start();
     }

@@ -1,11 +1,13 @@
 // ControlServer: the listening unix socket. Binds it safely (refuses a path held by a live daemon,
 // replaces a stale one, creates it with the configured mode and group), accepts connections up to
-// max_connections, records each peer's SO_PEERCRED, and closes every session on shutdown.
+// max_connections in all and max_connections_per_uid per peer uid (a refusal is answered and
+// audited), records each peer's credentials and roles, and closes every session on shutdown.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -26,6 +28,8 @@ class ControlServer {
                                                                      Router& router);
   ~ControlServer();
 
+  // Peers' roles; null: every peer is admin (unit tests).
+  void set_authorizer(const Authorizer* a) { authorizer_ = a; }
   void start();
   // Stops accepting and closes every session.
   void shutdown();
@@ -43,7 +47,11 @@ class ControlServer {
   ino_t ino_;
   uint32_t max_frame_bytes_;
   uint32_t max_connections_;
+  uint32_t max_per_uid_;
+  SessionLimits limits_;
   Router& router_;
+  const Authorizer* authorizer_ = nullptr;
+  std::map<uid_t, uint32_t> per_uid_;
   std::list<std::weak_ptr<Session>> sessions_;
   uint64_t next_session_ = 1;
   bool stopped_ = false;

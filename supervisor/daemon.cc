@@ -68,6 +68,10 @@ Result<void> Daemon::init() {
   std::string log_dir = config_.state_dir + "/logs";
   if (auto r = make_dirs(log_dir, 0750); !r) return r;
 
+  auto auth = Authorizer::create(config_);
+  if (!auth) return std::unexpected(auth.error());
+  auth_ = std::move(*auth);
+
   auto store = StoreService::open(io_, config_.state_dir);
   if (!store) return std::unexpected(store.error());
   store_ = std::move(*store);
@@ -99,6 +103,9 @@ Result<void> Daemon::init() {
         std::chrono::milliseconds(config_.telemetry_watch_interval_ms), v2_parent);
   }
   events_ = std::make_unique<recovery::RecoveryLog>();
+  // Numbering continues where the store's events end; every event is kept there (Subscribe).
+  events_->resume_after(store_->stored_event_seq());
+  events_->add_listener([this](const recovery::RecoveryEvent& e) { store_->keep_event(e); });
   plugins_ = std::make_unique<PluginManager>(
       io_, launcher_, SteadyClock::instance(), log_dir, cgroups_.get(),
       SandboxHost{ids_.get(), config_.state_dir + "/plugins", telemetry_.get(), events_.get(),
@@ -139,11 +146,16 @@ Result<void> Daemon::init() {
   router_->set_telemetry(telemetry_.get());
   router_->set_recovery_log(events_.get());
   router_->set_store(store_.get());
+  router_->set_authorizer(auth_.get());
+  router_->set_subscriber_budget(config_.subscriber_buffer_bytes);
+  router_->set_limits({std::chrono::milliseconds(config_.frame_timeout_ms),
+                       std::chrono::milliseconds(config_.idle_timeout_ms)});
   router_->set_run_limits(config_.max_runs_per_uid,
                           std::chrono::milliseconds(config_.run_retention_ms));
   auto server = ControlServer::create(io_, config_, *router_);
   if (!server) return std::unexpected(server.error());
   server_ = std::move(*server);
+  server_->set_authorizer(auth_.get());
   return {};
 }
 

@@ -46,6 +46,7 @@ class Daemon {
   std::unique_ptr<TelemetryService> telemetry_;      // null when off; outlives the plugins
   std::unique_ptr<recovery::RecoveryLog> events_;    // outlives the plugins that append to it
   std::unique_ptr<StoreService> store_;              // outlives the plugins, router and sessions
+  std::unique_ptr<Authorizer> auth_;                 // outlives the router
   std::unique_ptr<PluginManager> plugins_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<ControlServer> server_;

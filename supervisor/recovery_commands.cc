@@ -18,6 +18,8 @@ namespace {
 constexpr uint32_t kDefaultEvents = 1000;
 constexpr uint32_t kMaxEvents = 100000;
 
+}  // namespace
+
 void to_wire(const recovery::RecoveryEvent& e, v1::RecoveryEvent& out) {
   out.set_seq(e.seq);
   out.set_at_unix_ms(e.at_unix_ms);
@@ -27,9 +29,11 @@ void to_wire(const recovery::RecoveryEvent& e, v1::RecoveryEvent& out) {
   out.set_cause(e.cause);
   out.set_signal_id(e.signal_id);
   out.set_at_monotonic_ns(e.at_ns);
+  out.set_event_id("ev-" + std::to_string(e.seq));
+  out.set_severity(e.severity);
+  out.set_correlation_id(e.correlation_id);
+  out.set_causation_id(e.causation_id);
 }
-
-}  // namespace
 
 void Router::health(const v1::HealthRequest& r, v1::Response& resp) {
   auto p = lookup_plugin(plugins_, "health.name", r.name());
@@ -95,18 +99,32 @@ void Router::events(const std::shared_ptr<Session>& s, const v1::EventsRequest& 
 
   v1::Response tmpl = follow_frame(resp);
   recovery::RecoveryLog* log = events_;
-  uint64_t id = log->add_listener([weak = std::weak_ptr<Session>(s), tmpl,
-                                   plugin = r.plugin()](const recovery::RecoveryEvent& e) {
+  s->set_streaming();
+  auto id = std::make_shared<uint64_t>(0);
+  *id = log->add_listener([this, weak = std::weak_ptr<Session>(s), tmpl, id, log,
+                           plugin = r.plugin()](const recovery::RecoveryEvent& e) {
     if (!plugin.empty() && e.plugin != plugin) return;
     auto session = weak.lock();
     if (!session || session->closed()) return;
+    if (session->queued_bytes() > subscriber_budget_) {
+      log->remove_listener(*id);
+      std::string msg = "events follower dropped: " + std::to_string(session->queued_bytes()) +
+                        " bytes wait unread; resume with after_seq " + std::to_string(e.seq - 1);
+      subscriber_dropped(*session, msg);
+      v1::Response last = tmpl;
+      last.set_more(false);
+      proto::set_error(last, Error{Code::kResourceExhausted, 0, msg});
+      session->send(last);
+      session->close_after_flush();
+      return;
+    }
     v1::Response frame = tmpl;
     auto* ev = frame.mutable_events();
     to_wire(e, *ev->add_events());
     ev->set_last_seq(e.seq);
     session->send(frame);
   });
-  s->on_close([log, id] { log->remove_listener(id); });
+  s->on_close([log, id] { log->remove_listener(*id); });
 }
 
 }  // namespace corral::supervisor

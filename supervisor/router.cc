@@ -3,10 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include "proto/frame.h"
+#include "proto/request_signature.h"
 #include "proto/status.h"
 #include "sandbox/host_probe.h"
 #include "supervisor/manifest.h"
+#include "supervisor/permissions.h"
 #include "supervisor/plugin_manager.h"
+#include "supervisor/recovery/event_log.h"
+#include "supervisor/request_validation.h"
 #include "supervisor/store_service.h"
 #include "supervisor/telemetry_service.h"
 
@@ -23,7 +27,7 @@ constexpr std::pair<const char*, uint32_t> kCommandVersions[] = {
     {"hello", 1}, {"version", 1},      {"list", 1},       {"status", 1}, {"start", 1},
     {"stop", 1},  {"restart", 1},      {"logs", 1},       {"doctor", 1}, {"run", 1},
     {"stats", 1}, {"health", 1},       {"breakers", 1},   {"reset", 1},  {"events", 1},
-    {"audit", 1}, {"audit_verify", 1}, {"rotate_key", 1}, {"backup", 1},
+    {"audit", 1}, {"audit_verify", 1}, {"rotate_key", 1}, {"backup", 1}, {"subscribe", 2},
 };
 
 }  // namespace
@@ -79,11 +83,25 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
     fail(Code::kUnavailable, "corrald is shutting down");
     return;
   }
+  const std::string& command = req.GetDescriptor()->FindFieldByNumber(req.command_case())->name();
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("control: session {} uid {} request {} ({}) {}", session->id(),
-                  session->peer().uid, req.id(), resp.correlation_id(),
-                  req.GetDescriptor()->FindFieldByNumber(req.command_case())->name());
+                  session->peer().uid, req.id(), resp.correlation_id(), command);
   }
+  for (const auto& c : commands_) {
+    if (c.field_number == req.command_case() && c.since_version > session->version()) {
+      fail(Code::kUnimplemented, command + " needs protocol v" + std::to_string(c.since_version) +
+                                     "; this connection negotiated v" +
+                                     std::to_string(session->version()));
+      return;
+    }
+  }
+  if (!admit(*session, req, command, resp)) {
+    session->send(resp);
+    return;
+  }
+  // Events recorded while the command runs belong to its correlation id.
+  recovery::RecoveryLog::Context context(events_, resp.correlation_id());
   switch (req.command_case()) {
     case v1::Request::kVersion:
       version(resp);
@@ -126,6 +144,9 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
       break;
     case v1::Request::kEvents:
       events(session, req.events(), std::move(resp));
+      return;
+    case v1::Request::kSubscribe:
+      subscribe(session, req.subscribe(), std::move(resp));
       return;
     case v1::Request::kAudit:
     case v1::Request::kAuditVerify:
@@ -174,15 +195,93 @@ void Router::hello(Session& s, const v1::Request& req, v1::Response& resp) {
   out->set_server_max_version(proto::kProtocolMaxVersion);
   out->set_server_version(CORRAL_VERSION);
   out->set_max_frame_bytes(max_frame_bytes_);
+  const PeerAuth& pa = s.auth();
   for (const auto& c : commands_) {
     if (c.since_version > pick) continue;
     auto* ci = out->add_commands();
     ci->set_name(c.name);
     ci->set_since_version(c.since_version);
     ci->set_field_number(static_cast<uint32_t>(c.field_number));
+    std::string perm(permission_for(c.name));
+    ci->set_permission(perm);
+    ci->set_allowed(auth_ == nullptr || perm.empty() || pa.permissions.contains(perm));
   }
   for (const auto& [k, v] : features_) (*out->mutable_features())[k] = v;
+  auto* peer = out->mutable_peer();
+  peer->set_uid(s.peer().uid);
+  peer->set_gid(s.peer().gid);
+  for (gid_t g : s.peer().groups) peer->add_groups(g);
+  peer->set_exe(s.peer().exe);
+  peer->set_identity_source(s.peer().identity_source);
+  for (const auto& r : pa.roles) peer->add_roles(r);
+  for (const auto& p : pa.permissions) peer->add_permissions(p);
+  peer->set_requests_per_second(pa.rate.per_second);
+  peer->set_burst(static_cast<uint32_t>(pa.rate.burst));
+  out->set_frame_timeout_ms(static_cast<uint32_t>(limits_.frame_timeout.count()));
+  out->set_idle_timeout_ms(static_cast<uint32_t>(limits_.idle_timeout.count()));
+  for (const auto& p : known_permissions()) out->add_permissions(p);
   proto::set_ok(resp);
+}
+
+bool Router::admit(Session& s, const v1::Request& req, const std::string& command,
+                   v1::Response& resp) {
+  auto refuse = [&](uint64_t& counter, Code code, std::string msg) {
+    ++counter;
+    proto::set_error(resp, Error{code, 0, std::move(msg)});
+    return false;
+  };
+  const std::string perm(permission_for(command));
+  const PeerAuth& pa = s.auth();
+  if (auth_ != nullptr && !perm.empty() && !pa.permissions.contains(perm)) {
+    std::string who =
+        "uid " + std::to_string(s.peer().uid) + " (gid " + std::to_string(s.peer().gid) + ")";
+    std::string has;
+    if (pa.roles.empty()) {
+      has = " has no role in corrald's config ([[auth.grant]])";
+    } else {
+      std::string roles;
+      for (const auto& r : pa.roles) roles += (roles.empty() ? "" : ", ") + r;
+      has = " has role " + roles + " (" + join_permissions(pa.permissions) + ")";
+    }
+    return refuse(denied_, Code::kPermissionDenied,
+                  "permission denied: " + command + " needs \"" + perm + "\"; " + who + has);
+  }
+  if (auto v = validate_request(req, s.version()); !v) {
+    return refuse(invalid_, v.error().code, v.error().message);
+  }
+  if (!req.has_auth()) return true;
+  if (auth_ == nullptr) {
+    return refuse(unauthenticated_, Code::kUnauthenticated,
+                  "auth: this corrald has no signing clients configured");
+  }
+  auto tok = auth_->verifier().verify(req, s.peer().uid);
+  if (!tok) {
+    return refuse(tok.error().code == Code::kPermissionDenied ? denied_ : unauthenticated_,
+                  tok.error().code, tok.error().message);
+  }
+  s.note_on_behalf(req.id(),
+                   tok->client_id + "/" + tok->subject +
+                       (tok->session_id.empty() ? "" : " (session " + tok->session_id + ")"));
+  if (!perm.empty() && !tok->permissions.contains(std::string(kAllPermissions)) &&
+      !tok->permissions.contains(perm)) {
+    return refuse(denied_, Code::kPermissionDenied,
+                  "permission denied: " + command + " needs \"" + perm + "\"; the token of " +
+                      tok->subject + " (client " + tok->client_id + ") grants " +
+                      join_permissions(tok->permissions));
+  }
+  auto wait = limiter_.take_subject(tok->client_id + "/" + tok->subject, auth_->subject_rate());
+  if (wait > Clock::duration::zero()) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() + 1;
+    return refuse(denied_, Code::kResourceExhausted,
+                  "rate limit: " + tok->subject + " (client " + tok->client_id + ") is over " +
+                      std::to_string(static_cast<int64_t>(auth_->subject_rate().per_second)) +
+                      " requests/s; retry in " + std::to_string(ms) + " ms");
+  }
+  return true;
+}
+
+Clock::duration Router::throttle(const Session& s) {
+  return limiter_.take_uid(s.peer().uid, s.auth().rate);
 }
 
 void Router::doctor(v1::Response& resp) {
@@ -198,6 +297,18 @@ void Router::doctor(v1::Response& resp) {
   }
   for (const auto& [k, v] : features_) (*out->mutable_active())[k] = v;
   if (store_ != nullptr) store_->fill_doctor(*out);
+  auto& active = *out->mutable_active();
+  active["control.refused"] = std::to_string(denied_) + " denied, " +
+                              std::to_string(unauthenticated_) + " unauthenticated, " +
+                              std::to_string(invalid_) + " invalid";
+  active["control.rate_limit"] =
+      std::to_string(limiter_.throttled()) + " request(s) slowed to their uid's rate, " +
+      std::to_string(limiter_.refused_subjects()) + " refused over a subject's";
+  active["control.subscribers_dropped"] = std::to_string(subscribers_dropped_);
+  if (auth_ != nullptr) {
+    active["control.auth"] = std::to_string(auth_->clients()) + " signing client(s), " +
+                             std::to_string(auth_->verifier().nonces_held()) + " nonce(s) held";
+  }
   if (telemetry_ != nullptr) {
     telemetry_->fill_doctor(*out);
   } else {

@@ -1,7 +1,8 @@
-// Router: validates each Request and dispatches it to its command handler. Enforces the protocol
-// rules every command shares: Hello first, one negotiated version, request ids echoed, unknown
-// commands answered UNIMPLEMENTED with their field number. The command table here is also what
-// Hello advertises, so discovery can never disagree with dispatch.
+// Router: authorizes, validates and dispatches each Request to its command handler. Enforces the
+// rules every command shares: Hello first, one negotiated version, the peer's role holds the
+// command's permission (and a signed request's token too), every field valid, request ids
+// echoed, unknown commands answered UNIMPLEMENTED with their field number. The command table
+// here is also what Hello advertises, so discovery can never disagree with dispatch.
 #pragma once
 
 #include <cstdint>
@@ -15,9 +16,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/clock.h"
 #include "corral/v1/control.pb.h"
 #include "corral/v1/store.pb.h"
 #include "supervisor/log_buffer.h"
+#include "supervisor/peer_auth.h"
+#include "supervisor/rate_limiter.h"
 #include "supervisor/session.h"
 
 namespace corral::supervisor {
@@ -28,7 +32,8 @@ class TelemetryService;
 class StoreService;
 namespace recovery {
 class RecoveryLog;
-}
+struct RecoveryEvent;
+}  // namespace recovery
 
 struct CommandInfo {
   std::string name;  // Request.command field name
@@ -56,14 +61,22 @@ class Router {
   }
   // The journal and audit trail; null: nothing is journaled or audited (unit tests).
   void set_store(StoreService* s) { store_ = s; }
-  // The audit record of a request's first answer, written before it is sent (Session::send).
-  // A replacement answer when the record cannot be written: corrald does not acknowledge what
-  // it cannot record.
-  [[nodiscard]] std::optional<v1::Response> audit(const Session& s, const PendingAudit& a,
-                                                  const v1::Response& resp);
-  // Whether mutating answers wait for the group commit, and the wait (f at once without a store).
-  [[nodiscard]] bool durable_acks() const { return store_ != nullptr; }
-  void when_durable(std::function<void(const Result<void>&)> f);
+  // Peers' roles and the verifier of signed requests; null: every peer is admin (unit tests).
+  void set_authorizer(Authorizer* a) { auth_ = a; }
+  // The audit record of a request's first answer, written (in this turn's batch) before it is
+  // sent (Session::send); `done` gets a replacement answer when the record cannot be written
+  // (corrald does not acknowledge what it cannot record), after the group commit for a mutating
+  // command. Without a store, done runs at once.
+  void audit(const Session& s, const PendingAudit& a, const v1::Response& resp, AuditDone done);
+  // A refusal that is no answer (frame deadline, idle, connection cap, dropped subscriber).
+  void refused(const Session& s, const std::string& what, const std::string& message);
+  // The wait before the session's next request may be handled (its uid's token bucket); zero:
+  // a token was taken.
+  [[nodiscard]] Clock::duration throttle(const Session& s);
+  // A subscriber fell behind: counted (doctor) and audited.
+  void subscriber_dropped(const Session& s, const std::string& why);
+  void set_subscriber_budget(size_t bytes) { subscriber_budget_ = bytes; }
+  void set_limits(SessionLimits l) { limits_ = l; }
 
  private:
   void hello(Session& s, const v1::Request& req, v1::Response& resp);
@@ -81,6 +94,11 @@ class Router {
   void breakers(v1::Response& resp);
   void reset(const Session& s, const v1::ResetRequest& r, v1::Response& resp);
   void events(const std::shared_ptr<Session>& s, const v1::EventsRequest& r, v1::Response resp);
+  void subscribe(const std::shared_ptr<Session>& s, const v1::SubscribeRequest& r,
+                 v1::Response resp);
+  // The permission check (peer role, then a signed request's token), validation and the signed
+  // request's subject bucket. False: resp carries the refusal.
+  bool admit(Session& s, const v1::Request& req, const std::string& command, v1::Response& resp);
   void stop_or_restart(const std::shared_ptr<Session>& s, const std::string& command,
                        const std::string& name, uint32_t timeout_ms, bool restart,
                        std::optional<uint64_t> expected, v1::Response resp);
@@ -102,6 +120,11 @@ class Router {
   std::map<std::string, std::string> features_;
   std::vector<CommandInfo> commands_;
   bool draining_ = false;
+  Authorizer* auth_ = nullptr;
+  RateLimiter limiter_;
+  size_t subscriber_budget_ = 1u << 20;
+  SessionLimits limits_;
+  uint64_t denied_ = 0, unauthenticated_ = 0, invalid_ = 0, subscribers_dropped_ = 0;
   const TelemetryService* telemetry_ = nullptr;
   recovery::RecoveryLog* events_ = nullptr;
   StoreService* store_ = nullptr;
@@ -124,7 +147,17 @@ template <class R>
 // arguments and its correlation id.
 [[nodiscard]] PendingAudit pending_audit_of(const v1::Request& req, const std::string& correlation);
 
+// The answer to send once the record of `resp` went where `audited` says (and, for a mutating
+// command, the WAL fsync gave `synced`); nullopt: resp itself. corrald does not acknowledge what
+// it cannot record.
+[[nodiscard]] std::optional<v1::Response> answer_after_audit(const PendingAudit& a,
+                                                             const v1::Response& resp,
+                                                             Result<Audited> audited,
+                                                             const Result<void>& synced);
+
 // A captured line as it goes on the wire (logs, run).
 void to_wire(const LogLine& l, v1::LogLine& out);
+// A recovery event as it goes on the wire (events, subscribe) and into the store.
+void to_wire(const recovery::RecoveryEvent& e, v1::RecoveryEvent& out);
 
 }  // namespace corral::supervisor

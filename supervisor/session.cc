@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include "proto/status.h"
@@ -10,20 +11,33 @@
 namespace corral::supervisor {
 
 namespace asio = boost::asio;
+using std::chrono::steady_clock;
 
 Session::Session(asio::local::stream_protocol::socket socket, uint64_t id, PeerCred peer,
-                 Router& router, uint32_t max_frame_bytes)
+                 PeerAuth auth, Router& router, uint32_t max_frame_bytes, SessionLimits limits)
     : socket_(std::move(socket)),
       id_(id),
-      peer_(peer),
+      peer_(std::move(peer)),
+      auth_(std::move(auth)),
       router_(router),
-      decoder_(max_frame_bytes) {}
+      decoder_(max_frame_bytes),
+      limits_(limits),
+      park_timer_(socket_.get_executor()),
+      watchdog_(socket_.get_executor()),
+      last_activity_(steady_clock::now()) {}
 
-void Session::start() { read(); }
+void Session::start() {
+  arm_watchdog();
+  read();
+}
 
 void Session::read() {
+  if (reading_ || closed_ || close_when_flushed_) return;
+  reading_ = true;
+  if (decoder_.mid_frame() && !frame_started_) frame_started_ = steady_clock::now();
   socket_.async_read_some(
       asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+        self->reading_ = false;
         if (self->closed_) return;
         if (ec) {
           if (ec == asio::error::eof && self->decoder_.mid_frame()) {
@@ -35,14 +49,41 @@ void Session::read() {
           self->close();
           return;
         }
+        self->last_activity_ = steady_clock::now();
         self->decoder_.feed({self->buf_.data(), n});
-        self->handle_frames();
-        if (!self->closed_ && !self->close_when_flushed_) self->read();
+        self->pump();
       });
 }
 
-void Session::handle_frames() {
+void Session::pump() {
+  int handled = 0;
   while (!closed_ && !close_when_flushed_) {
+    if (parked_) {
+      auto wait = router_.throttle(*this);
+      if (wait > steady_clock::duration::zero()) {
+        park_timer_.expires_after(wait);
+        park_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+          if (!ec && !self->closed_) self->pump();
+        });
+        return;
+      }
+      v1::Request req = std::move(*parked_);
+      parked_.reset();
+      dispatch(std::move(req));
+      ++handled;
+      continue;
+    }
+    if (handled >= kFramesPerTurn) {
+      // Let every other connection's ready work run before this one's next requests.
+      if (!pump_posted_) {
+        pump_posted_ = true;
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+          self->pump_posted_ = false;
+          self->pump();
+        });
+      }
+      return;
+    }
     auto frame = decoder_.next();
     if (!frame) {
       spdlog::warn("control: session {} (pid {} uid {}): {}; closing", id_, peer_.pid, peer_.uid,
@@ -54,7 +95,8 @@ void Session::handle_frames() {
       close_after_flush();
       return;
     }
-    if (!frame->has_value()) return;
+    if (!frame->has_value()) break;
+    frame_started_.reset();
     v1::Request req;
     if (!req.ParseFromString(**frame)) {
       v1::Response resp;
@@ -63,9 +105,19 @@ void Session::handle_frames() {
                                          std::to_string((*frame)->size()) +
                                          "-byte frame is not a corral.v1.Request");
       send(resp);
+      ++handled;
       continue;
     }
-    router_.handle(shared_from_this(), std::move(req));
+    parked_ = std::move(req);
+  }
+  read();
+}
+
+void Session::dispatch(v1::Request req) { router_.handle(shared_from_this(), std::move(req)); }
+
+void Session::note_on_behalf(uint64_t id, std::string who) {
+  for (auto& a : audits_) {
+    if (a.request_id == id) a.on_behalf = std::move(who);
   }
 }
 
@@ -73,43 +125,44 @@ void Session::send(const v1::Response& resp) {
   // The audit record comes first, even for a client that has gone: the command happened.
   for (auto it = audits_.begin(); it != audits_.end(); ++it) {
     if (it->request_id != resp.id()) continue;
-    PendingAudit a = std::move(*it);
+    const uint64_t n = ++held_seq_;
+    held_.push_back({n, resp, false, std::move(*it)});
     audits_.erase(it);
-    auto replaced = router_.audit(*this, a, resp);
-    const v1::Response& out = replaced ? *replaced : resp;
-    if (a.mutating && router_.durable_acks()) {
-      held_.emplace_back(out, true);
-      router_.when_durable([weak = weak_from_this()](const Result<void>& synced) {
-        if (auto self = weak.lock()) self->release_held(synced);
-      });
-      return;
-    }
-    if (!held_.empty()) {
-      held_.emplace_back(out, false);
-      return;
-    }
-    return queue(out);
+    // Holds the session until the turn's records are written (its last answer may be held).
+    router_.audit(
+        *this, held_.back().audit, resp,
+        [self = shared_from_this(), n](const Result<Audited>& audited, const Result<void>& synced) {
+          self->audited(n, audited, synced);
+        });
+    return;
   }
   if (!held_.empty()) {
-    held_.emplace_back(resp, false);
+    held_.push_back({++held_seq_, resp, true, {}});
     return;
   }
   queue(resp);
 }
 
-void Session::release_held(const Result<void>& synced) {
-  auto held = std::move(held_);
-  held_.clear();
-  for (auto& [resp, durable] : held) {
-    if (durable && !synced && resp.status().code() == v1::OK) {
-      proto::set_error(resp, synced.error().wrap("applied, but not known to be on disk"));
+void Session::audited(uint64_t n, const Result<Audited>& audited, const Result<void>& synced) {
+  for (auto& h : held_) {
+    if (h.n != n) continue;
+    if (auto replacement = answer_after_audit(h.audit, h.resp, audited, synced)) {
+      h.resp = std::move(*replacement);
     }
-    queue(resp);
+    h.ready = true;
+    break;
   }
+  while (!held_.empty() && held_.front().ready) {
+    Held h = std::move(held_.front());
+    held_.pop_front();
+    queue(h.resp);
+  }
+  if (close_when_flushed_ && !writing_) write();
 }
 
 void Session::queue(const v1::Response& resp) {
-  if (closed_ || close_when_flushed_) return;
+  // After close_after_flush, the answers held for their audit records still go out.
+  if (closed_) return;
   auto frame = proto::encode_frame(resp, decoder_.max_frame_bytes());
   if (!frame) {
     // Only a huge response can fail here; tell the client instead of dropping it silently.
@@ -136,22 +189,74 @@ void Session::queue(const v1::Response& resp) {
 void Session::write() {
   if (out_.empty()) {
     writing_ = false;
-    if (close_when_flushed_) close();
+    if (close_when_flushed_ && held_.empty()) close();
     return;
   }
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(out_.front()),
-                    [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                      if (self->closed_) return;
-                      if (ec) {
-                        spdlog::debug("control: session {} write: {}", self->id_, ec.message());
-                        self->close();
-                        return;
-                      }
-                      self->out_bytes_ -= self->out_.front().size();
-                      self->out_.pop_front();
-                      self->write();
-                    });
+  // Everything queued so far in one write.
+  auto frames = std::make_shared<std::vector<std::string>>();
+  size_t bytes = 0;
+  while (!out_.empty() && frames->size() < 64) {
+    bytes += out_.front().size();
+    frames->push_back(std::move(out_.front()));
+    out_.pop_front();
+  }
+  std::vector<asio::const_buffer> bufs;
+  bufs.reserve(frames->size());
+  for (const auto& f : *frames) bufs.emplace_back(asio::buffer(f));
+  asio::async_write(
+      socket_, bufs,
+      [self = shared_from_this(), frames, bytes](boost::system::error_code ec, size_t) {
+        if (self->closed_) return;
+        if (ec) {
+          spdlog::debug("control: session {} write: {}", self->id_, ec.message());
+          self->close();
+          return;
+        }
+        self->out_bytes_ -= bytes;
+        self->last_activity_ = steady_clock::now();
+        self->write();
+      });
+}
+
+void Session::arm_watchdog() {
+  auto period = std::min(limits_.frame_timeout, limits_.idle_timeout) / 4;
+  period = std::clamp(period, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+  watchdog_.expires_after(period);
+  watchdog_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock(); self && !self->closed_) self->watchdog();
+  });
+}
+
+void Session::watchdog() {
+  const auto now = steady_clock::now();
+  if (reading_ && frame_started_ && now - *frame_started_ >= limits_.frame_timeout) {
+    std::string msg =
+        "read deadline: a frame begun " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - *frame_started_).count()) +
+        " ms ago is still incomplete (the limit is " +
+        std::to_string(limits_.frame_timeout.count()) + " ms); closing";
+    spdlog::warn("control: session {} (pid {} uid {}): {}", id_, peer_.pid, peer_.uid, msg);
+    router_.refused(*this, "frame_timeout", msg);
+    v1::Response resp;
+    proto::set_error(resp, Error{Code::kResourceExhausted, 0, msg});
+    queue(resp);
+    close_after_flush();
+    return;
+  }
+  const bool quiet = reading_ && !frame_started_ && !parked_ && audits_.empty() && held_.empty() &&
+                     out_.empty() && !writing_ && !streaming_;
+  if (quiet && now - last_activity_ >= limits_.idle_timeout) {
+    std::string msg = "idle for " + std::to_string(limits_.idle_timeout.count()) +
+                      " ms with nothing in flight; closing";
+    spdlog::info("control: session {} (pid {} uid {}): {}", id_, peer_.pid, peer_.uid, msg);
+    router_.refused(*this, "idle_timeout", msg);
+    close();
+    return;
+  }
+  arm_watchdog();
 }
 
 void Session::close_after_flush() {
@@ -165,6 +270,8 @@ void Session::close() {
   boost::system::error_code ignored;
   socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
+  park_timer_.cancel();
+  watchdog_.cancel();
   auto callbacks = std::move(on_close_);
   on_close_.clear();
   for (auto& f : callbacks) f();
@@ -178,7 +285,7 @@ void Session::close() {
     gone.set_id(a.request_id);
     gone.mutable_status()->set_code(v1::UNAVAILABLE);
     gone.mutable_status()->set_message("the client closed the connection before the answer");
-    (void)router_.audit(*this, a, gone);
+    router_.audit(*this, a, gone, nullptr);  // nothing waits: the session is closed
   }
 }
 

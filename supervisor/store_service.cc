@@ -16,6 +16,7 @@
 #include "supervisor/manifest.h"
 #include "supervisor/output_pipe.h"
 #include "supervisor/plugin_manager.h"
+#include "supervisor/router.h"
 #include "supervisor/store/audit_verify.h"
 #include "supervisor/store/backup.h"
 
@@ -339,28 +340,50 @@ Result<StoreService::Audited> StoreService::write_audit(store::AuditRecord r, st
   return Audited::kQueued;
 }
 
-Result<StoreService::Audited> StoreService::audit_command(const PeerCred& peer,
-                                                          const PendingAudit& a,
-                                                          const v1::Response& resp) {
+namespace {
+
+store::AuditRecord command_record(const PeerCred& peer, const std::string& command,
+                                  const std::string& plugin, const std::string& result,
+                                  const std::string& message) {
   store::AuditRecord r;
-  r.at_unix_ms = a.at_unix_ms;
+  r.at_unix_ms = unix_now_ms();
   r.kind = "command";
   r.uid = peer.uid;
   r.gid = peer.gid;
   r.pid = peer.pid;
   r.exe = peer.exe;
-  r.command = a.command;
-  r.plugin = a.plugin;
+  r.command = command;
+  r.plugin = plugin;
+  r.result = result;
+  r.message = message.substr(0, 4096);
+  return r;
+}
+
+}  // namespace
+
+void StoreService::audit_command(const PeerCred& peer, const PendingAudit& a,
+                                 const v1::Response& resp, bool durable, AuditDone done) {
+  store::AuditRecord r =
+      command_record(peer, a.command, a.plugin, result_name(resp), resp.status().message());
+  r.at_unix_ms = a.at_unix_ms;
   r.args_digest = a.args_digest;
-  r.result = result_name(resp);
-  r.message = resp.status().message().substr(0, 4096);
   r.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - a.started)
                       .count();
   r.correlation_id = a.correlation_id;
-  // A mutating command's record is made durable with its journal entry by the group commit
-  // before the answer goes out (when_durable).
-  return write_audit(std::move(r), store::Sync::kNormal);
+  batch_.push_back({std::move(r), durable, std::move(done)});
+  post_flush();
+}
+
+void StoreService::audit_refusal(const PeerCred& peer, const std::string& what,
+                                 const std::string& result, const std::string& message) {
+  batch_.push_back({command_record(peer, what, "", result, message), false, nullptr});
+  post_flush();
+}
+
+void StoreService::keep_event(const recovery::RecoveryEvent& e) {
+  to_wire(e, event_batch_.emplace_back());
+  post_flush();
 }
 
 void StoreService::on_recovery_event(const recovery::RecoveryEvent& e, PluginManager& plugins) {
@@ -419,24 +442,71 @@ void StoreService::record_action(const std::string& plugin, const std::string& a
 
 void StoreService::start_checkpoints() { arm_checkpoint(); }
 
-void StoreService::when_durable(Durable f) {
-  durable_waiters_.push_back(std::move(f));
-  if (sync_posted_) return;
-  sync_posted_ = true;
-  // After the handlers already queued: every command ready in this turn joins the same fsync.
-  boost::asio::post(io_, [this] { run_sync(); });
+void StoreService::post_flush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // After the handlers already queued: every answer ready in this turn joins the same
+  // transaction and the same fsync.
+  boost::asio::post(io_, [this] { run_flush(); });
 }
 
-void StoreService::run_sync() {
-  sync_posted_ = false;
-  auto waiters = std::move(durable_waiters_);
-  durable_waiters_.clear();
-  if (waiters.empty()) return;
-  auto r = store_->db().sync_wal();
-  if (!r) spdlog::error("store: {}", r.error().describe());
-  ++syncs_;
-  synced_acks_ += waiters.size();
-  for (auto& f : waiters) f(r);
+void StoreService::run_flush() {
+  flush_posted_ = false;
+  if (!event_batch_.empty()) {
+    auto events = std::move(event_batch_);
+    event_batch_.clear();
+    if (auto r = store_->events().append_all(events, store::Sync::kNormal); !r) {
+      events_unstored_ += events.size();
+      spdlog::error("store: {} event(s) not kept (subscribers resuming will miss them): {}",
+                    events.size(), r.error().describe());
+    }
+  }
+  auto batch = std::move(batch_);
+  batch_.clear();
+  if (batch.empty()) return;
+
+  Result<Audited> audited = Audited::kWritten;
+  {
+    if (!backlog_.empty()) flush_backlog();
+    std::vector<store::AuditRecord> records;
+    records.reserve(batch.size());
+    for (auto& b : batch) records.push_back(std::move(b.record));
+    Result<uint64_t> wrote = make_error(Code::kUnavailable, "the audit backlog is not written yet");
+    if (backlog_.empty()) wrote = store_->audit().append_all(records, store::Sync::kNormal);
+    if (wrote) {
+      ++batches_;
+      batched_records_ += records.size();
+    } else if (!backlog_.empty() || unwritable(wrote.error())) {
+      if (backlog_.empty()) {
+        spdlog::error(
+            "store: cannot write the audit trail ({}); records wait in memory until it can",
+            wrote.error().describe());
+      }
+      audited = Audited::kQueued;
+      for (auto& r : records) {
+        if (backlog_.size() >= kMaxBacklog) {
+          ++backlog_dropped_;
+          audited = make_error(Code::kResourceExhausted,
+                               "the audit trail cannot be written and its backlog is full");
+          continue;
+        }
+        backlog_.emplace_back(std::move(r), store::Sync::kNormal);
+      }
+    } else {
+      audited = std::unexpected(wrote.error());
+    }
+  }
+  bool sync = std::any_of(batch.begin(), batch.end(), [](const Batched& b) { return b.durable; });
+  Result<void> synced;
+  if (sync) {
+    synced = store_->db().sync_wal();
+    if (!synced) spdlog::error("store: {}", synced.error().describe());
+    ++syncs_;
+  }
+  for (auto& b : batch) {
+    if (b.durable) ++synced_acks_;
+    if (b.done) b.done(audited, synced);
+  }
 }
 
 void StoreService::arm_checkpoint() {
@@ -454,7 +524,7 @@ void StoreService::arm_checkpoint() {
 void StoreService::stop() {
   if (stopped_) return;
   stopped_ = true;
-  run_sync();
+  run_flush();
   // Everything committed with synchronous=NORMAL (run ends, reads' audit records) to the disk
   // before corrald is gone.
   if (auto r = store_->db().sync_wal(); !r) spdlog::error("store: {}", r.error().describe());
@@ -481,6 +551,13 @@ void StoreService::fill_doctor(v1::DoctorResponse& out) const {
                                                   " record(s) waiting: the store is not writable");
   active["store.group_commit"] = std::to_string(synced_acks_) + " durable answer(s) in " +
                                  std::to_string(syncs_) + " fsync(s)";
+  active["store.events"] =
+      std::to_string(store_->events().first_seq()) + ".." +
+      std::to_string(store_->events().last_seq()) + " kept" +
+      (events_unstored_ > 0 ? ", " + std::to_string(events_unstored_) + " could not be written"
+                            : std::string());
+  active["store.audit_batches"] = std::to_string(batched_records_) + " command record(s) in " +
+                                  std::to_string(batches_) + " transaction(s)";
   active["store.key"] = "Ed25519 " + store_->keys().current().id() + " (" +
                         std::to_string(store_->keys().public_keys().size()) +
                         " public key(s) kept)";

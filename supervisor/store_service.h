@@ -56,25 +56,33 @@ class StoreService final : public RunJournal {
                                         std::optional<v1::Wanted> wanted,
                                         std::optional<uint64_t> expected_generation,
                                         const std::string& correlation_id);
-  // Group commit: f runs once everything committed so far is fsync'd (one fsync of the WAL for
-  // every command answered in the same event-loop turn), with the sync's result. Mutating
-  // commands are committed with synchronous=NORMAL (in the page cache, safe from a corrald
-  // crash) and acknowledged only from here.
-  using Durable = std::function<void(const Result<void>&)>;
-  void when_durable(Durable f);
   // Checks an expected generation without committing (a command that changes nothing).
   [[nodiscard]] Result<void> check_generation(const Plugin& p, std::optional<uint64_t> expected);
 
   // The audit record of a command's answer (before the answer is sent). While the store cannot
   // be written (full disk, read-only), records wait in a bounded backlog, in order, and go in
   // first once it can: kQueued. An error: not even queued (the backlog is full).
-  enum class Audited { kWritten, kQueued };
-  [[nodiscard]] Result<Audited> audit_command(const PeerCred& peer, const PendingAudit& a,
-                                              const v1::Response& resp);
+  using Audited = supervisor::Audited;
+  // Records of the answers given in one event-loop turn go in one transaction at the end of the
+  // turn (before any of them is sent); `done` runs then, with where the record went and, when
+  // `durable` (a mutating command's answer), the result of the WAL fsync that follows it: group
+  // commit. Mutating commands are committed with synchronous=NORMAL (in the page cache, safe from
+  // a corrald crash) and acknowledged only after that fsync.
+  using AuditDone = supervisor::AuditDone;
+  void audit_command(const PeerCred& peer, const PendingAudit& a, const v1::Response& resp,
+                     bool durable, AuditDone done);
+  // A refusal that is not an answer to a request (a connection over its cap, a frame deadline,
+  // an idle timeout, a dropped subscriber): recorded in the same turn's transaction.
+  void audit_refusal(const PeerCred& peer, const std::string& what, const std::string& result,
+                     const std::string& message);
   [[nodiscard]] size_t audit_backlog() const { return backlog_.size(); }
   // A recovery event: audited when it is an action; journaled when recovery state that must
   // outlive corrald changed.
   void on_recovery_event(const recovery::RecoveryEvent& e, PluginManager& plugins);
+  // Keeps the event in the store's events table (in this turn's transaction), for Subscribe.
+  void keep_event(const recovery::RecoveryEvent& e);
+  // The newest event seq the store holds (written); events after it are still in the batch.
+  [[nodiscard]] uint64_t stored_event_seq() const { return store_->events().last_seq(); }
 
   // One of corrald's own actions outside recovery (reaping a stale sandbox at start).
   void record_action(const std::string& plugin, const std::string& action,
@@ -101,7 +109,9 @@ class StoreService final : public RunJournal {
                                         std::optional<uint64_t> expected,
                                         store::Sync sync = store::Sync::kFull);
   void arm_checkpoint();
-  void run_sync();
+  void post_flush();
+  // The turn's audit records in one transaction, then (if anyone waits for it) one WAL fsync.
+  void run_flush();
   // Writes records: the backlog first. Queues what cannot be written now (unless full).
   [[nodiscard]] Result<Audited> write_audit(store::AuditRecord r, store::Sync sync);
   void flush_backlog();
@@ -111,9 +121,16 @@ class StoreService final : public RunJournal {
   boost::asio::steady_timer timer_;
   bool stopped_ = false;
   std::deque<std::pair<store::AuditRecord, store::Sync>> backlog_;
-  std::vector<Durable> durable_waiters_;
-  bool sync_posted_ = false;
-  uint64_t syncs_ = 0, synced_acks_ = 0;
+  struct Batched {
+    store::AuditRecord record;
+    bool durable;
+    AuditDone done;
+  };
+  std::vector<Batched> batch_;
+  std::vector<v1::RecoveryEvent> event_batch_;
+  uint64_t events_unstored_ = 0;
+  bool flush_posted_ = false;
+  uint64_t syncs_ = 0, synced_acks_ = 0, batches_ = 0, batched_records_ = 0;
   std::vector<std::string> stay_down_;  // ended while away, and their policy says no restart
   uint64_t backlog_dropped_ = 0;
 };

@@ -129,52 +129,63 @@ Result<void> AuditLog::insert_checkpoint(int64_t now_unix_ms) {
 }
 
 Result<uint64_t> AuditLog::append(AuditRecord r, Sync sync) {
-  r.seq = last_seq_ + 1;
-  r.prev_hash = last_hash_;
-  r.hash = audit_hash(r);
+  std::vector<AuditRecord> one;
+  one.push_back(std::move(r));
+  return append_all(one, sync);
+}
+
+Result<uint64_t> AuditLog::append_all(std::vector<AuditRecord>& records, Sync sync) {
+  if (records.empty()) return last_seq_;
+  const uint64_t prev_seq = last_seq_;
+  const std::string prev_hash = last_hash_;
+  const uint64_t prev_signed = signed_seq_;
+  auto undo = [&](Error e) {
+    last_seq_ = prev_seq;
+    last_hash_ = prev_hash;
+    signed_seq_ = prev_signed;
+    return std::unexpected(std::move(e));
+  };
   auto txn = Txn::begin(*db_, sync);
   if (!txn) return std::unexpected(txn.error().wrap("audit"));
   auto ins = db_->cached(std::string("INSERT INTO audit(") + kColumns +
                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
                          "?15, ?16)");
   if (!ins) return std::unexpected(ins.error());
-  (*ins)
-      ->bind(1, static_cast<int64_t>(r.seq))
-      .bind(2, r.at_unix_ms)
-      .bind(3, r.kind)
-      .bind(4, r.uid)
-      .bind(5, r.gid)
-      .bind(6, r.pid)
-      .bind(7, r.exe)
-      .bind(8, r.command)
-      .bind(9, r.plugin)
-      .bind(10, r.args_digest)
-      .bind(11, r.result)
-      .bind(12, r.message)
-      .bind(13, r.duration_us)
-      .bind(14, r.correlation_id)
-      .bind_blob(15, r.prev_hash)
-      .bind_blob(16, r.hash);
-  if (auto x = (*ins)->run(); !x) return std::unexpected(x.error().wrap("audit"));
-  uint64_t prev_seq = last_seq_;
-  std::string prev_hash = last_hash_;
-  last_seq_ = r.seq;
-  last_hash_ = r.hash;
-  bool due = keys_ != nullptr && keys_->can_sign() && last_seq_ - signed_seq_ >= every_;
-  if (due) {
-    if (auto x = insert_checkpoint(r.at_unix_ms); !x) {
-      last_seq_ = prev_seq;
-      last_hash_ = prev_hash;
-      return std::unexpected(x.error().wrap("audit checkpoint"));
+  for (AuditRecord& r : records) {
+    r.seq = last_seq_ + 1;
+    r.prev_hash = last_hash_;
+    r.hash = audit_hash(r);
+    (*ins)->reset();
+    (*ins)
+        ->bind(1, static_cast<int64_t>(r.seq))
+        .bind(2, r.at_unix_ms)
+        .bind(3, r.kind)
+        .bind(4, r.uid)
+        .bind(5, r.gid)
+        .bind(6, r.pid)
+        .bind(7, r.exe)
+        .bind(8, r.command)
+        .bind(9, r.plugin)
+        .bind(10, r.args_digest)
+        .bind(11, r.result)
+        .bind(12, r.message)
+        .bind(13, r.duration_us)
+        .bind(14, r.correlation_id)
+        .bind_blob(15, r.prev_hash)
+        .bind_blob(16, r.hash);
+    if (auto x = (*ins)->run(); !x) return undo(x.error().wrap("audit"));
+    last_seq_ = r.seq;
+    last_hash_ = r.hash;
+    // signed_seq_ moves with the checkpoint rows in this transaction (undone if it fails).
+    if (keys_ != nullptr && keys_->can_sign() && last_seq_ - signed_seq_ >= every_) {
+      if (auto x = insert_checkpoint(r.at_unix_ms); !x) {
+        return undo(x.error().wrap("audit checkpoint"));
+      }
+      signed_seq_ = last_seq_;
     }
   }
-  if (auto x = txn->commit(); !x) {
-    last_seq_ = prev_seq;
-    last_hash_ = prev_hash;
-    return std::unexpected(x.error().wrap("audit"));
-  }
-  if (due) signed_seq_ = last_seq_;
-  return r.seq;
+  if (auto x = txn->commit(); !x) return undo(x.error().wrap("audit"));
+  return last_seq_;
 }
 
 Result<void> AuditLog::checkpoint(int64_t now_unix_ms) {

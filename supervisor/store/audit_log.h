@@ -54,6 +54,8 @@ class AuditLog {
   // Appends r (seq, prev_hash, hash filled in) in one transaction of the given durability; a
   // checkpoint is signed in the same transaction when one is due. Returns the seq.
   [[nodiscard]] Result<uint64_t> append(AuditRecord r, Sync sync);
+  // Appends every record (in order) in one transaction: all or none. Returns the last seq.
+  [[nodiscard]] Result<uint64_t> append_all(std::vector<AuditRecord>& records, Sync sync);
   // Signs the newest record unless it is already signed.
   [[nodiscard]] Result<void> checkpoint(int64_t now_unix_ms);
   // Signs a last checkpoint with the current key, rotates to a new one (recorded in the keys

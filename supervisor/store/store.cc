@@ -82,6 +82,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
   auto audit = AuditLog::open(s->db_, &s->keys_, options.checkpoint_every);
   if (!audit) return std::unexpected(audit.error());
   s->audit_ = std::make_unique<AuditLog>(std::move(*audit));
+  auto events = EventStore::open(s->db_);
+  if (!events) return std::unexpected(events.error());
+  s->events_ = std::make_unique<EventStore>(std::move(*events));
   return s;
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "supervisor/store/audit_log.h"
+#include "supervisor/store/event_store.h"
 #include "supervisor/store/journal.h"
 #include "supervisor/store/signing_key.h"
 #include "supervisor/store/sqlite.h"
@@ -30,6 +31,7 @@ class Store {
                                                            StoreOptions options = {});
   [[nodiscard]] Journal& journal() { return *journal_; }
   [[nodiscard]] AuditLog& audit() { return *audit_; }
+  [[nodiscard]] EventStore& events() { return *events_; }
   [[nodiscard]] KeyRing& keys() { return keys_; }
   [[nodiscard]] Db& db() { return db_; }
   [[nodiscard]] const std::string& path() const { return db_.path(); }
@@ -40,6 +42,7 @@ class Store {
   KeyRing keys_;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<EventStore> events_;
 };
 
 // Creates the tables of a new store or checks an existing one's schema version.

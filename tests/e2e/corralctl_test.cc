@@ -281,7 +281,7 @@ TEST_F(CheckConfig, ConnectionCapRefusesTheExtraClientClearly) {
   ASSERT_TRUE(read_response(b.get()).has_value());
   auto r = ctl({"list"});
   EXPECT_EQ(r.exit_code, 75) << r.out << r.err;
-  EXPECT_THAT(r.err, HasSubstr("too many connections (cap 2)"));
+  EXPECT_THAT(r.err, HasSubstr("too many connections: 2 open, the cap is 2"));
   a.reset();
   EXPECT_TRUE(wait_until([&] { return ctl({"list"}).exit_code == 0; }));
 }

@@ -165,7 +165,7 @@ TEST_F(Protocol, UnknownAndInvalidPluginNames) {
   r = c.status("");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Code::kInvalidArgument);
-  EXPECT_THAT(r.error().message, HasSubstr("status.name is required"));
+  EXPECT_THAT(r.error().message, HasSubstr("status.name: required"));
 
   v1::Request req;
   req.mutable_stop()->set_name("p");
@@ -173,7 +173,7 @@ TEST_F(Protocol, UnknownAndInvalidPluginNames) {
   auto resp = c.call(req);
   ASSERT_TRUE(resp.has_value());
   EXPECT_EQ(resp->status().code(), v1::INVALID_ARGUMENT);
-  EXPECT_THAT(resp->status().message(), HasSubstr("stop.timeout_ms must be at most 600000"));
+  EXPECT_THAT(resp->status().message(), HasSubstr("stop.timeout_ms: 700000; at most 600000"));
 
   req.Clear();
   req.mutable_logs()->set_name("p");

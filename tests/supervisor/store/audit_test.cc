@@ -252,5 +252,41 @@ TEST_F(Audit, ABackupIsConsistentAndRestoresOverTheStoreKeepingTheOld) {
       << bad.error().message;
 }
 
+TEST_F(Audit, ABatchIsOneTransactionChainedAndSignedLikeSingleAppends) {
+  fill(3);
+  std::vector<AuditRecord> batch;
+  for (int i = 4; i <= 25; ++i) batch.push_back(command(i));
+  auto last = store_->audit().append_all(batch, Sync::kNormal);
+  ASSERT_TRUE(last) << last.error().describe();
+  EXPECT_EQ(*last, 25u);
+  EXPECT_EQ(batch.front().seq, 4u);
+  EXPECT_EQ(batch.back().seq, 25u);
+  // Checkpoints every 10 inside the batch, as single appends would have made them.
+  EXPECT_EQ(store_->audit().signed_seq(), 20u);
+  auto rep = verify();
+  EXPECT_TRUE(rep.ok()) << kinds(rep);
+  EXPECT_EQ(rep.records, 25u);
+}
+
+TEST_F(Audit, AFailedBatchLeavesNothingAndTheChainWhereItWas) {
+  fill(2);
+  std::vector<AuditRecord> batch = {command(3), command(4)};
+  batch[1].seq = 0;
+  // A clashing row makes the second insert fail: the first must be rolled back with it.
+  ASSERT_TRUE(
+      store_->db().exec("INSERT INTO audit(seq, at_ms, kind, uid, gid, pid, exe, command, "
+                        "plugin, args_digest, result, message, duration_us, "
+                        "correlation_id, prev_hash, hash) VALUES (4, 0, 'x', 0, 0, 0, '', "
+                        "'', '', '', '', '', 0, '', x'00', x'00')"));
+  auto r = store_->audit().append_all(batch, Sync::kNormal);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(store_->audit().last_seq(), 2u);
+  ASSERT_TRUE(store_->db().exec("DELETE FROM audit WHERE seq = 4"));
+  std::vector<AuditRecord> again = {command(3)};
+  ASSERT_TRUE(store_->audit().append_all(again, Sync::kNormal));
+  EXPECT_EQ(again[0].seq, 3u);
+  EXPECT_TRUE(verify().ok());
+}
+
 }  // namespace
 }  // namespace corral::supervisor::store
