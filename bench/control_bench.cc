@@ -27,6 +27,7 @@
 
 #include "bench/bench_stats.h"
 #include "ctl/client.h"
+#include "proto/frame.h"
 
 extern char** environ;
 
@@ -178,14 +179,32 @@ int main(int argc, char** argv) {
   const size_t req_bytes = req.ByteSizeLong() + 8;  // + id and the header
   const size_t resp_bytes = sample->ByteSizeLong() + 4;
 
+  // A lean client, as the peer's is: Hello through the client library, then a pre-encoded
+  // request frame written and each response frame read with plain blocking calls and parsed.
   auto corral_client = [&](int) {
     auto c = corral::ctl::Client::connect(o);
     using Step = std::function<bool()>;
     if (!c) return std::optional<Step>();
     auto shared = std::make_shared<corral::ctl::Client>(std::move(*c));
-    return std::optional<Step>([shared, req] {
-      auto r = shared->call(req);
-      return r && r->status().code() == corral::v1::OK;
+    corral::v1::Request r = req;
+    r.set_id(1);
+    r.set_correlation_id("bench");
+    auto frame = std::make_shared<std::string>(*corral::proto::encode_frame(r));
+    auto body = std::make_shared<std::string>();
+    return std::optional<Step>([shared, frame, body] {
+      int fd = shared->fd();
+      char hdr[4];
+      if (!rw_exact(fd, frame->data(), frame->size(), true) || !rw_exact(fd, hdr, 4, false)) {
+        return false;
+      }
+      uint32_t len = (uint32_t{static_cast<unsigned char>(hdr[0])} << 24) |
+                     (uint32_t{static_cast<unsigned char>(hdr[1])} << 16) |
+                     (uint32_t{static_cast<unsigned char>(hdr[2])} << 8) |
+                     uint32_t{static_cast<unsigned char>(hdr[3])};
+      body->resize(len);
+      if (!rw_exact(fd, body->data(), len, false)) return false;
+      corral::v1::Response resp;
+      return resp.ParseFromString(*body) && resp.status().code() == corral::v1::OK;
     });
   };
 

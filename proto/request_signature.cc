@@ -1,5 +1,7 @@
 #include "proto/request_signature.h"
 
+#include "common/sha256.h"
+
 #include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -54,12 +56,6 @@ std::string serialize_deterministic(const google::protobuf::MessageLite& msg) {
     (void)msg.SerializeToCodedStream(&coded);
   }  // the CodedOutputStream trims `out` to what it wrote when it goes
   return out;
-}
-
-std::string sha256(std::string_view bytes) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
-  return std::string(reinterpret_cast<const char*>(md), sizeof md);
 }
 
 std::optional<std::array<uint8_t, kMacBytes>> hmac_sha256(std::string_view key,

@@ -158,7 +158,7 @@ void Router::handle(const std::shared_ptr<Session>& session, v1::Request req) {
       fail(Code::kUnimplemented, "command not implemented");
       return;
   }
-  session->send(resp);
+  session->send(std::move(resp));
 }
 
 void Router::hello(Session& s, const v1::Request& req, v1::Response& resp) {

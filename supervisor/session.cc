@@ -27,6 +27,8 @@ Session::Session(asio::local::stream_protocol::socket socket, uint64_t id, PeerC
       last_activity_(steady_clock::now()) {}
 
 void Session::start() {
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
   arm_watchdog();
   read();
 }
@@ -35,10 +37,19 @@ void Session::read() {
   if (reading_ || closed_ || close_when_flushed_) return;
   reading_ = true;
   if (decoder_.mid_frame() && !frame_started_) frame_started_ = steady_clock::now();
-  socket_.async_read_some(
-      asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+  // Wait for readability, then read: a request-response peer has sent nothing yet when its
+  // answer just went out, so reading at once (asio's speculative read) would only cost a
+  // syscall that says EAGAIN.
+  socket_.async_wait(
+      asio::socket_base::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
         self->reading_ = false;
         if (self->closed_) return;
+        size_t n = 0;
+        if (!ec) n = self->socket_.read_some(asio::buffer(self->buf_), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          self->read();
+          return;
+        }
         if (ec) {
           if (ec == asio::error::eof && self->decoder_.mid_frame()) {
             spdlog::info("control: session {} (pid {}) hung up in the middle of a frame", self->id_,
@@ -121,23 +132,23 @@ void Session::note_on_behalf(uint64_t id, std::string who) {
   }
 }
 
-void Session::send(const v1::Response& resp) {
+void Session::send(v1::Response resp) {
   // The audit record comes first, even for a client that has gone: the command happened.
   for (auto it = audits_.begin(); it != audits_.end(); ++it) {
     if (it->request_id != resp.id()) continue;
     const uint64_t n = ++held_seq_;
-    held_.push_back({n, resp, false, std::move(*it)});
+    held_.push_back({n, std::move(resp), false, std::move(*it)});
     audits_.erase(it);
     // Holds the session until the turn's records are written (its last answer may be held).
     router_.audit(
-        *this, held_.back().audit, resp,
+        *this, held_.back().audit, held_.back().resp,
         [self = shared_from_this(), n](const Result<Audited>& audited, const Result<void>& synced) {
           self->audited(n, audited, synced);
         });
     return;
   }
   if (!held_.empty()) {
-    held_.push_back({++held_seq_, resp, true, {}});
+    held_.push_back({++held_seq_, std::move(resp), true, {}});
     return;
   }
   queue(resp);

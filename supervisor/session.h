@@ -71,7 +71,7 @@ class Session : public std::enable_shared_from_this<Session> {
           PeerAuth auth, Router& router, uint32_t max_frame_bytes, SessionLimits limits);
   void start();
   // Queues one response frame. Ignored once the session is closed.
-  void send(const v1::Response& resp);
+  void send(v1::Response resp);
   // Closes once every queued frame has been written.
   void close_after_flush();
   void close();

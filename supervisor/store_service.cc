@@ -517,6 +517,10 @@ void StoreService::arm_checkpoint() {
     if (auto r = store_->audit().checkpoint(unix_now_ms()); !r) {
       spdlog::error("store: cannot sign an audit checkpoint: {}", r.error().describe());
     }
+    // The WAL into the database (PASSIVE: never waits for a reader such as a backup).
+    if (auto r = store_->db().exec("PRAGMA wal_checkpoint(PASSIVE)"); !r) {
+      spdlog::warn("store: WAL checkpoint: {}", r.error().describe());
+    }
     arm_checkpoint();
   });
 }

@@ -221,12 +221,43 @@ Result<std::string> AuditLog::rotate_key(int64_t now_unix_ms) {
   return *id;
 }
 
+Result<uint64_t> AuditLog::first_seq_since(int64_t since_unix_ms) const {
+  // Records are appended in time order (stamped on corrald's one thread), so the first one at
+  // or after `since` is found by bisecting seq; the table keeps no index on time, which would
+  // cost every command a third B-tree update.
+  auto at = db_->prepare("SELECT at_ms FROM audit WHERE seq = ?1");
+  if (!at) return std::unexpected(at.error());
+  uint64_t lo = 1, hi = last_seq_ + 1;  // the answer is in [lo, hi]
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    at->reset();
+    at->bind(1, static_cast<int64_t>(mid));
+    auto row = at->step();
+    if (!row) return std::unexpected(row.error());
+    if (*row && at->int64(0) >= since_unix_ms) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
 Result<std::vector<AuditRecord>> AuditLog::query(const AuditQuery& q) const {
+  uint64_t from = 1;
+  if (q.since_unix_ms > 0) {
+    auto f = first_seq_since(q.since_unix_ms);
+    if (!f) return std::unexpected(f.error());
+    from = *f;
+  }
   auto s = db_->prepare(std::string("SELECT * FROM (SELECT ") + kColumns +
-                        " FROM audit WHERE at_ms >= ?1 AND (?2 = '' OR plugin = ?2) "
+                        " FROM audit WHERE seq >= ?1 AND at_ms >= ?4 AND (?2 = '' OR plugin = ?2) "
                         "ORDER BY seq DESC LIMIT ?3) ORDER BY seq");
   if (!s) return std::unexpected(s.error());
-  s->bind(1, q.since_unix_ms).bind(2, q.plugin).bind(3, static_cast<int64_t>(q.limit));
+  s->bind(1, static_cast<int64_t>(from))
+      .bind(2, q.plugin)
+      .bind(3, static_cast<int64_t>(q.limit))
+      .bind(4, q.since_unix_ms);
   return rows_of(*s);
 }
 

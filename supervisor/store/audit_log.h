@@ -62,6 +62,8 @@ class AuditLog {
   // table, the old private key deleted), and signs a first checkpoint with it. Returns its id.
   [[nodiscard]] Result<std::string> rotate_key(int64_t now_unix_ms);
   [[nodiscard]] Result<std::vector<AuditRecord>> query(const AuditQuery& q) const;
+  // The seq of the first record stamped at or after since (last_seq() + 1 if none).
+  [[nodiscard]] Result<uint64_t> first_seq_since(int64_t since_unix_ms) const;
   [[nodiscard]] uint64_t last_seq() const { return last_seq_; }
   [[nodiscard]] uint64_t signed_seq() const { return signed_seq_; }
 

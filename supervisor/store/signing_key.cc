@@ -63,12 +63,6 @@ std::string from_hex(std::string_view hex) {
   return out;
 }
 
-std::string sha256(std::string_view bytes) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
-  return std::string(reinterpret_cast<const char*>(md), sizeof md);
-}
-
 std::string key_id_of(std::string_view public_key) {
   return to_hex(sha256(public_key)).substr(0, 16);
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/sha256.h"
 
 using EVP_PKEY = struct evp_pkey_st;
 
@@ -65,6 +66,6 @@ class KeyRing {
 
 [[nodiscard]] std::string to_hex(std::string_view bytes);
 [[nodiscard]] std::string from_hex(std::string_view hex);  // empty on bad input
-[[nodiscard]] std::string sha256(std::string_view bytes);  // 32 raw bytes
+using corral::sha256;                                      // 32 raw bytes (common/sha256.h)
 
 }  // namespace corral::supervisor::store

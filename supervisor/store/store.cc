@@ -21,8 +21,6 @@ CREATE TABLE audit(
   plugin TEXT NOT NULL, args_digest TEXT NOT NULL, result TEXT NOT NULL, message TEXT NOT NULL,
   duration_us INTEGER NOT NULL, correlation_id TEXT NOT NULL, prev_hash BLOB NOT NULL,
   hash BLOB NOT NULL);
-CREATE INDEX audit_at ON audit(at_ms);
-CREATE INDEX audit_plugin ON audit(plugin, seq);
 CREATE TABLE checkpoints(
   audit_seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, hash BLOB NOT NULL,
   key_id TEXT NOT NULL, signature BLOB NOT NULL);
@@ -40,7 +38,14 @@ Result<void> ensure_schema(Db& db) {
   if (!v) return std::unexpected(v.error());
   if (auto r = v->step(); !r) return std::unexpected(r.error());
   int64_t version = v->int64(0);
-  if (version == kSchemaVersion) return {};
+  if (version == kSchemaVersion) {
+    // Stores made before the audit table lost its time and plugin indexes (every command's
+    // record paid for them; queries bisect and scan instead): drop them.
+    if (auto r = db.exec("DROP INDEX IF EXISTS audit_at; DROP INDEX IF EXISTS audit_plugin"); !r) {
+      return r;
+    }
+    return {};
+  }
   if (version > kSchemaVersion) {
     return make_error(Code::kFailedPrecondition,
                       db.path() + " has schema version " + std::to_string(version) +
