@@ -643,5 +643,50 @@ TEST_F(Security, UnknownFieldsAreRefusedInV2AndIgnoredInV1) {
   }
 }
 
+TEST_F(Security, CorralctlWhoamiSignsAndSubscribesAsAnotherUser) {
+  start();
+  const std::string ctl_bin = std::string(CORRAL_BINARY_DIR) + "/ctl/corralctl";
+  auto as_user = [&](uid_t uid, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/setpriv",
+                                     "--reuid=" + std::to_string(uid),
+                                     "--regid=" + std::to_string(kSocketGid),
+                                     "--clear-groups",
+                                     ctl_bin,
+                                     "--socket",
+                                     socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  };
+  auto who = as_user(kViewer, {"whoami"});
+  EXPECT_EQ(who.exit_code, 0) << who.err;
+  EXPECT_THAT(who.out, HasSubstr("uid " + std::to_string(kViewer)));
+  EXPECT_THAT(who.out, HasSubstr("roles        viewer"));
+  EXPECT_THAT(who.out, HasSubstr("may not run  start"));
+  auto denied = as_user(kViewer, {"stop", "p"});
+  EXPECT_EQ(denied.exit_code, 77) << denied.err;
+  EXPECT_THAT(denied.err, HasSubstr("stop needs \"plugins.control\""));
+
+  // The backend's own copy of the secret: its file, mode 0600.
+  const std::string key = dir_ + "/backend.key";
+  std::ofstream(key) << kSecret << "\n";
+  ASSERT_EQ(::chown(key.c_str(), kBackend, kSocketGid), 0);
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  auto signed_list = as_user(kBackend, {"--sign-as", "web", "--secret-file", key, "--subject",
+                                        "bob", "--token-permissions", "plugins.read", "list"});
+  EXPECT_EQ(signed_list.exit_code, 0) << signed_list.err;
+  EXPECT_THAT(signed_list.out, HasSubstr("p"));
+  auto signed_stop = as_user(kBackend, {"--sign-as", "web", "--secret-file", key, "--subject",
+                                        "bob", "--token-permissions", "plugins.read", "stop", "p"});
+  EXPECT_EQ(signed_stop.exit_code, 77);
+  EXPECT_THAT(signed_stop.err, HasSubstr("the token of bob (client web) grants plugins.read"));
+
+  auto c = client();
+  ASSERT_TRUE(c.reset("p"));
+  auto sub = as_user(kOperator, {"subscribe", "--plugin", "p", "--type", "signal"});
+  EXPECT_EQ(sub.exit_code, 0) << sub.err;
+  EXPECT_THAT(sub.out, HasSubstr("signal  operator"));
+  EXPECT_THAT(sub.out, HasSubstr("caused by request:"));
+}
+
 }  // namespace
 }  // namespace corral::e2e

@@ -144,3 +144,19 @@ TEST(Authorizer, NamesAMissingUserGroupOrSecret) {
 
 }  // namespace
 }  // namespace corral::supervisor
+
+namespace corral::supervisor {
+namespace {
+
+TEST(AuthConfig, TheShippedConfigsParse) {
+  for (const char* f : {"/systemd/corrald.toml", "/examples/corrald.toml"}) {
+    auto c = load_daemon_config(std::string(CORRAL_SOURCE_DIR) + f, true);
+    ASSERT_TRUE(c) << f << ": " << c.error().message;
+  }
+  auto c = load_daemon_config(std::string(CORRAL_SOURCE_DIR) + "/systemd/corrald.toml", true);
+  ASSERT_EQ(c->auth.grants.size(), 1u);
+  EXPECT_EQ(c->auth.grants[0].group, "corral");
+}
+
+}  // namespace
+}  // namespace corral::supervisor
