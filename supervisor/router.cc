@@ -272,7 +272,7 @@ bool Router::admit(Session& s, const v1::Request& req, const std::string& comman
   auto wait = limiter_.take_subject(tok->client_id + "/" + tok->subject, auth_->subject_rate());
   if (wait > Clock::duration::zero()) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() + 1;
-    return refuse(denied_, Code::kResourceExhausted,
+    return refuse(over_rate_, Code::kResourceExhausted,
                   "rate limit: " + tok->subject + " (client " + tok->client_id + ") is over " +
                       std::to_string(static_cast<int64_t>(auth_->subject_rate().per_second)) +
                       " requests/s; retry in " + std::to_string(ms) + " ms");
@@ -300,7 +300,8 @@ void Router::doctor(v1::Response& resp) {
   auto& active = *out->mutable_active();
   active["control.refused"] = std::to_string(denied_) + " denied, " +
                               std::to_string(unauthenticated_) + " unauthenticated, " +
-                              std::to_string(invalid_) + " invalid";
+                              std::to_string(invalid_) + " invalid, " + std::to_string(over_rate_) +
+                              " over a subject's rate";
   active["control.rate_limit"] =
       std::to_string(limiter_.throttled()) + " request(s) slowed to their uid's rate, " +
       std::to_string(limiter_.refused_subjects()) + " refused over a subject's";

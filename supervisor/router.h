@@ -124,7 +124,8 @@ class Router {
   RateLimiter limiter_;
   size_t subscriber_budget_ = 1u << 20;
   SessionLimits limits_;
-  uint64_t denied_ = 0, unauthenticated_ = 0, invalid_ = 0, subscribers_dropped_ = 0;
+  uint64_t denied_ = 0, unauthenticated_ = 0, invalid_ = 0, over_rate_ = 0,
+           subscribers_dropped_ = 0;
   const TelemetryService* telemetry_ = nullptr;
   recovery::RecoveryLog* events_ = nullptr;
   StoreService* store_ = nullptr;

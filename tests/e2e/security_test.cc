@@ -67,7 +67,9 @@ class Security : public CorraldFixture {
            "\n[roles.deployer]\npermissions = [\"plugins.read\", \"plugins.control\"]\n"
            "[roles.flooder]\npermissions = [\"plugins.read\"]\nrequests_per_second = 200\n"
            "burst = 50\n"
-           "[auth]\nsubject_requests_per_second = 1000\nsubject_burst = 1000\n"
+           "[auth]\nsubject_requests_per_second = " +
+           subject_rate_ + "\nsubject_burst = " + subject_burst_ +
+           "\n"
            "[[auth.grant]]\nuid = " +
            std::to_string(kViewer) +
            "\nrole = \"viewer\"\n[[auth.grant]]\nuid = " + std::to_string(kOperator) +
@@ -77,6 +79,8 @@ class Security : public CorraldFixture {
            "\nrole = \"flooder\"\n[[auth.client]]\nid = \"web\"\n" + "secret_file = \"" + dir_ +
            "/web.key\"\nuids = [" + std::to_string(kBackend) + "]\n";
   }
+
+  std::string subject_rate_ = "1000", subject_burst_ = "1000";
 
   void start(const std::string& control_extra = "") {
     extra_config_ = auth_config(control_extra);
@@ -686,6 +690,43 @@ TEST_F(Security, CorralctlWhoamiSignsAndSubscribesAsAnotherUser) {
   EXPECT_EQ(sub.exit_code, 0) << sub.err;
   EXPECT_THAT(sub.out, HasSubstr("signal  operator"));
   EXPECT_THAT(sub.out, HasSubstr("caused by request:"));
+}
+
+TEST_F(Security, ASubjectOverItsRateIsRefusedWhileAnotherSubjectIsServed) {
+  subject_rate_ = "5";
+  subject_burst_ = "3";
+  start();
+  std::string out = as(kBackend, [&]() -> std::string {
+    auto alice = web({"*"});
+    auto bob = web({"*"});
+    bob.token.set_subject("bob@example.com");
+    auto o = options();
+    o.sign = alice;
+    auto a = ctl::Client::connect(o);
+    o.sign = bob;
+    auto b = ctl::Client::connect(o);
+    if (!a || !b) return "connect";
+    std::string r;
+    v1::Request req;
+    req.mutable_list();
+    for (int i = 0; i < 4; ++i) {
+      auto resp = a->call(req);
+      if (!resp) return "call";
+      r += v1::StatusCode_Name(resp->status().code()) + " " + resp->status().message() + "\n";
+    }
+    auto other = b->call(req);
+    r += other ? v1::StatusCode_Name(other->status().code()) : std::string("call");
+    return r;
+  });
+  std::vector<std::string> lines;
+  std::stringstream ss(out);
+  for (std::string l; std::getline(ss, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 5u) << out;
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(lines[i], HasSubstr("OK")) << "the burst of 3";
+  EXPECT_THAT(lines[3], HasSubstr("RESOURCE_EXHAUSTED rate limit: alice@example.com (client web) "
+                                  "is over 5 requests/s; retry in"));
+  EXPECT_EQ(lines[4], "OK") << "another subject of the same client and uid is served";
+  EXPECT_TRUE(audited(kBackend, "list", "resource exhausted", "rate limit"));
 }
 
 }  // namespace
