@@ -23,8 +23,8 @@ enum class Code {
   kUnavailable,
   kUnimplemented,
   kInternal,
-  kProtocol,  // the peer broke the wire protocol (bad frame, no common version)
-  kConflict,  // an expected generation did not match: someone else changed it first
+  kProtocol,         // the peer broke the wire protocol (bad frame, no common version)
+  kConflict,         // an expected generation did not match: someone else changed it first
   kUnauthenticated,  // a signed request's signature, token, nonce or timestamp was refused
 };
 

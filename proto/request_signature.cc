@@ -1,5 +1,6 @@
 #include "proto/request_signature.h"
 
+#include "common/hex.h"
 #include "common/sha256.h"
 
 #include <fcntl.h>
@@ -72,20 +73,6 @@ std::optional<std::array<uint8_t, kMacBytes>> hmac_sha256(std::string_view key,
     return std::nullopt;
   }
   return mac;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool all_hex(std::string_view s) {
-  for (char c : s) {
-    if (hex_value(c) < 0) return false;
-  }
-  return !s.empty();
 }
 
 std::string quoted(const std::string& path) { return "\"" + path + "\""; }
@@ -212,16 +199,13 @@ Result<std::string> load_client_secret(const std::string& path) {
   }
 
   std::string secret;
-  if (content.size() >= kMinHexDigits && all_hex(content)) {
+  if (content.size() >= kMinHexDigits && is_hex(content)) {
     if (content.size() % 2 != 0) {
       return make_error(Code::kInvalidArgument,
                         quoted(path) + " holds " + std::to_string(content.size()) +
                             " hex digits; a hex secret needs an even number");
     }
-    secret.reserve(content.size() / 2);
-    for (size_t i = 0; i < content.size(); i += 2) {
-      secret += static_cast<char>(hex_value(content[i]) << 4 | hex_value(content[i + 1]));
-    }
+    secret = from_hex(content);
   } else {
     secret = std::move(content);
   }

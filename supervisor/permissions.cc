@@ -34,8 +34,8 @@ constexpr std::pair<std::string_view, std::string_view> kCommands[] = {
 };
 
 const std::vector<std::string> kKnown = {
-    "plugins.read", "logs.read", "events.read",  "host.read",    "plugins.control",
-    "plugins.run",  "audit.read", "admin.keys", "admin.backup", "admin.unknown",
+    "plugins.read", "logs.read",  "events.read", "host.read",    "plugins.control",
+    "plugins.run",  "audit.read", "admin.keys",  "admin.backup", "admin.unknown",
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/hex.h"
 #include "common/sha256.h"
 
 using EVP_PKEY = struct evp_pkey_st;
@@ -64,8 +65,8 @@ class KeyRing {
   bool created_ = false;
 };
 
-[[nodiscard]] std::string to_hex(std::string_view bytes);
-[[nodiscard]] std::string from_hex(std::string_view hex);  // empty on bad input
-using corral::sha256;                                      // 32 raw bytes (common/sha256.h)
+using corral::from_hex;  // common/hex.h
+using corral::sha256;    // 32 raw bytes (common/sha256.h)
+using corral::to_hex;
 
 }  // namespace corral::supervisor::store
